@@ -1,0 +1,1 @@
+"""Public contracts: what team systems may send careloop and what careloop sends back."""

@@ -1,0 +1,99 @@
+"""Turns raw bytes from a subject into a typed message, or into precise problems.
+
+Every refusal names the field and the rule, so the sender can fix the message without
+calling anyone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from contracts.v1.catalogue import MESSAGE_TYPES
+from contracts.v1.envelope import SCHEMA_VERSION, Envelope
+from contracts.v1.receipts import Problem
+
+MAX_MESSAGE_BYTES = 256 * 1024
+
+
+@dataclass
+class Rejection(Exception):
+    """The message cannot be processed as sent; ``problems`` say exactly why."""
+
+    code: str
+    problems: list[Problem]
+    known: dict[str, Any] = field(default_factory=dict)
+    """Envelope fields we could still read (message_id, correlation_id), for the receipt."""
+
+    def __str__(self) -> str:
+        return "; ".join(p.message for p in self.problems)
+
+
+def _problem(code: str, rule: str, message: str, fld: str | None = None) -> Problem:
+    return Problem(code=code, field=fld, rule=rule, message=message)
+
+
+def _readable(doc: dict[str, Any]) -> dict[str, Any]:
+    keys = ("message_id", "correlation_id", "message_type")
+    return {k: doc[k] for k in keys if isinstance(doc.get(k), str) and len(doc[k]) <= 128}
+
+
+def parse_message(raw: bytes, source_system: str, message_type: str) -> Envelope:
+    """Validate ``raw`` sent on ``careloop.in.<source_system>.<message_type>``."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        msg = f"message is {len(raw)} bytes; the limit is {MAX_MESSAGE_BYTES}"
+        raise Rejection("too_large", [_problem("too_large", "max_bytes", msg)])
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        msg = f"message is not UTF-8 encoded (byte {e.start})"
+        raise Rejection("invalid_encoding", [_problem("invalid_encoding", "utf-8", msg)]) from e
+    except json.JSONDecodeError as e:
+        msg = f"message is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+        raise Rejection("invalid_json", [_problem("invalid_json", "json", msg)]) from e
+    if not isinstance(doc, dict):
+        msg = "message must be a JSON object (the envelope), not " + type(doc).__name__
+        raise Rejection("invalid_json", [_problem("invalid_json", "object", msg)])
+    known = _readable(doc)
+
+    model = MESSAGE_TYPES.get(message_type)
+    if model is None:
+        msg = (
+            f"unknown message type '{message_type}' in the subject; "
+            f"known types: {', '.join(sorted(MESSAGE_TYPES))}"
+        )
+        raise Rejection("unknown_message_type", [_problem("unknown_message_type", "catalogue", msg)], known)
+    if doc.get("message_type") != message_type:
+        msg = f"message_type '{doc.get('message_type')}' does not match the subject's '{message_type}'"
+        raise Rejection(
+            "subject_mismatch", [_problem("subject_mismatch", "equals_subject", msg, "message_type")], known
+        )
+    if doc.get("source_system") != source_system:
+        msg = f"source_system '{doc.get('source_system')}' does not match the subject's '{source_system}'"
+        raise Rejection(
+            "subject_mismatch", [_problem("subject_mismatch", "equals_subject", msg, "source_system")], known
+        )
+    version = doc.get("schema_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        msg = f"schema_version {version} is newer than this careloop understands ({SCHEMA_VERSION})"
+        raise Rejection(
+            "unsupported_version",
+            [_problem("unsupported_version", "max_version", msg, "schema_version")],
+            known,
+        )
+    try:
+        return model.model_validate(doc)
+    except ValidationError as e:
+        raise Rejection("schema_violation", _validation_problems(e), known) from e
+
+
+def _validation_problems(error: ValidationError) -> list[Problem]:
+    problems = []
+    for err in error.errors(include_url=False):
+        where = ".".join(str(part) for part in err["loc"]) or None
+        text = f"{where}: {err['msg']}" if where else err["msg"]
+        problems.append(_problem("schema_violation", err["type"], text, where))
+    return problems

@@ -1,0 +1,62 @@
+"""Refusals the domain can give, each with the facts needed to explain it to the sender."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rule refused a command. ``code`` is machine-readable, ``str(self)`` is for people."""
+
+    code = "domain_rule"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ClientAlreadyRegistered(DomainError):
+    code = "client_already_registered"
+
+
+class ClientNotRegistered(DomainError):
+    code = "client_not_registered"
+
+
+class ClientDischarged(DomainError):
+    code = "client_discharged"
+
+
+class ReferralAlreadyExists(DomainError):
+    code = "referral_already_exists"
+
+
+class ReferralNotFound(DomainError):
+    code = "referral_not_found"
+
+
+class InvalidReferralTransition(DomainError):
+    """The referral's current state does not allow the requested step."""
+
+    code = "invalid_referral_transition"
+
+    def __init__(self, referral_id: object, status: str, action: str, allowed_from: list[str]):
+        allowed = ", ".join(allowed_from) or "no state"
+        super().__init__(
+            f"referral {referral_id} is '{status}'; '{action}' is allowed only from {allowed}",
+            field="payload.referral_id",
+        )
+        self.status = status
+        self.action = action
+
+
+class NotReferralParty(DomainError):
+    """The actor's organisation is not the side of the referral that may take this step."""
+
+    code = "not_referral_party"
+
+
+class OutcomeAlreadyAcknowledged(DomainError):
+    code = "outcome_already_acknowledged"
+
+
+class MissingReason(DomainError):
+    code = "reason_required"

@@ -1,0 +1,1 @@
+"""Read models built from careloop's published events: one per audience, rebuildable."""

@@ -1,0 +1,138 @@
+"""Publishes every stored domain event to JetStream, in store order: the store is the outbox.
+
+The relay's position is the ``Careloop-Position`` header of the last message on the events
+stream, read back from JetStream itself at start and after any error. Each publish also
+expects the stream's last sequence, so a second relay or a lost acknowledgement cannot
+interleave or double events; ``Nats-Msg-Id`` is a further guard within the window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import UUID
+
+import structlog
+from nats.js import JetStreamContext
+from nats.js.errors import APIError
+
+from domain.referral import Referral
+from services.care_app import CareLoop
+from services.outbound_events import is_published, subject_of, to_outbound
+from services.streams import EVENTS_ROOT
+
+log = structlog.get_logger("careloop.relay")
+
+POSITION_HEADER = "Careloop-Position"
+BATCH = 500
+
+
+class OutboxRelay:
+    def __init__(self, app: CareLoop, js: JetStreamContext, stream: str, poll_seconds: float):
+        self.app, self.js, self.stream, self.poll_seconds = app, js, stream, poll_seconds
+        self.wake = asyncio.Event()
+        self.position = 0
+        self.published = 0
+        self._last_seq = 0
+        self._clients: dict[UUID, UUID] = {}
+
+    async def sync_position(self) -> int:
+        self._last_seq, self.position = await stream_position(self.js, self.stream)
+        return self.position
+
+    def _client_of(self, aggregate_id: UUID) -> UUID | None:
+        if aggregate_id not in self._clients:
+            referral = self.app.find(aggregate_id, Referral)
+            if referral is None:
+                return None
+            if len(self._clients) > 100_000:
+                self._clients.clear()
+            self._clients[aggregate_id] = referral.client_id
+        return self._clients[aggregate_id]
+
+    def _read_batch(self) -> list[tuple[int, Any]]:
+        notes = self.app.recorder.select_notifications(
+            self.position, BATCH, inclusive_of_start=False
+        )
+        out: list[tuple[int, Any]] = []
+        for note in notes:
+            if is_published(note.topic):
+                event = self.app.mapper.to_domain_event(note)
+                out.append((note.id, to_outbound(event, note.id, self._client_of)))
+            else:
+                out.append((note.id, None))
+        return out
+
+    async def publish_pending(self) -> int:
+        """Publish the next batch after our position; returns how many notifications it read."""
+        batch = await asyncio.to_thread(self._read_batch)
+        count = 0
+        for position, outbound in batch:
+            if outbound is not None:
+                headers = {
+                    "Nats-Msg-Id": f"careloop-event-{outbound.event_id}",
+                    "Nats-Expected-Last-Sequence": str(self._last_seq),
+                    POSITION_HEADER: str(position),
+                    "Careloop-Event-Type": outbound.event_type,
+                    "Careloop-Correlation-Id": outbound.correlation_id,
+                }
+                ack = await self.js.publish(
+                    subject_of(EVENTS_ROOT, outbound), outbound.model_dump_json().encode(),
+                    stream=self.stream, headers=headers,
+                )
+                if ack.duplicate:
+                    # Already on the stream (lost ack before a restart); realign and go on.
+                    await self.sync_position()
+                    continue
+                self._last_seq = ack.seq
+                count += 1
+            self.position = position
+        self.published += count
+        return len(batch)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = 0.5
+        synced = False
+        while not stop.is_set():
+            try:
+                if not synced:
+                    await self.sync_position()
+                    synced = True
+                    log.info("relay_started", position=self.position)
+                self.wake.clear()
+                if await self.publish_pending():
+                    backoff = 0.5
+                    continue
+            except (APIError, asyncio.TimeoutError, OSError, ConnectionError) as e:
+                # Wrong last sequence, NATS away, timeouts: re-read the truth from the stream.
+                log.warning("relay_retrying", error=type(e).__name__, detail=str(e)[:200])
+                synced = False
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            except Exception:
+                log.exception("relay_error")
+                synced = False
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=self.poll_seconds)
+            except asyncio.TimeoutError:
+                pass
+
+
+async def stream_position(js: JetStreamContext, stream: str) -> tuple[int, int]:
+    """(last stream sequence, store position of the last published event), from JetStream."""
+    info = await js.stream_info(stream)
+    if info.state.messages == 0:
+        return info.state.last_seq, 0
+    last = await js.get_msg(stream, seq=info.state.last_seq)
+    return info.state.last_seq, int((last.headers or {}).get(POSITION_HEADER, "0"))
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass

@@ -1,0 +1,179 @@
+"""Starts and stops careloop's parts in one process: any subset of ingest, relay,
+projector and api, with an embedded nats-server when no ``NATS_URL`` is given."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import nats
+import structlog
+import uvicorn
+from faststream.nats import NatsBroker
+from nats.aio.client import Client as NATS
+
+from projections.view_store import ViewStore
+from services.care_app import CareLoop, create_care_app
+from services.embedded_nats import EmbeddedNats, free_port
+from services.event_store_config import eventsourcing_env
+from services.http_api import HealthProbe, create_http_app
+from services.ingest import Ingest
+from services.outbox_relay import OutboxRelay, stream_position
+from services.projector import CARE_PLAN, Projector
+from services.settings import Settings
+from services.streams import ensure_streams
+from services.view_stores import open_view_store
+
+log = structlog.get_logger("careloop")
+
+COMPONENTS = ("ingest", "relay", "projector", "api")
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the runtime owns signals and stops the server itself
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    components: tuple[str, ...] = COMPONENTS
+    nats_url: str = ""
+    http_url: str | None = None
+    app: CareLoop | None = None
+    views: ViewStore | None = None
+    relay: OutboxRelay | None = None
+    ingest: Ingest | None = None
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    _nats: EmbeddedNats | None = None
+    _nc: NATS | None = None
+    _broker: NatsBroker | None = None
+    _http: _EmbeddedUvicorn | None = None
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    async def start(self) -> Runtime:
+        s = self.settings
+        if s.nats_url:
+            self.nats_url = s.nats_url
+        else:
+            self._nats = EmbeddedNats(s.data_dir / "nats")
+            await asyncio.to_thread(self._nats.start)
+            self.nats_url = self._nats.url
+        env = await asyncio.to_thread(eventsourcing_env, s)
+        self.app = await asyncio.to_thread(create_care_app, env)
+        self.views = await asyncio.to_thread(open_view_store, s)
+        self._nc = await nats.connect(
+            self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=5
+        )
+        js = self._nc.jetstream(timeout=10)
+        await ensure_streams(js, s)
+
+        if "relay" in self.components:
+            self.relay = OutboxRelay(self.app, js, s.stream_events, s.relay_poll_seconds)
+            self._tasks.append(asyncio.create_task(self.relay.run(self.stop_event)))
+        if "projector" in self.components:
+            projector = Projector(js, self.views, s.stream_events, s.consumer_prefix)
+            self._tasks.append(asyncio.create_task(projector.run(self.stop_event)))
+        if "ingest" in self.components:
+            self._broker = NatsBroker(
+                self.nats_url.split(","), max_reconnect_attempts=-1,
+                logger=logging.getLogger("faststream"), log_level=logging.DEBUG,
+            )
+            wake = self.relay.wake.set if self.relay else (lambda: None)
+            self.ingest = Ingest(self.app, self._broker, s, on_committed=wake)
+            self.ingest.register()
+            await self._broker.start()
+        if "api" in self.components:
+            await self._start_http()
+        log.info("careloop_started", components=list(self.components), nats=self.nats_url,
+                 http=self.http_url, store=s.store)
+        return self
+
+    async def _start_http(self) -> None:
+        s = self.settings
+        assert self.views is not None
+        api = create_http_app(self.views, self.health)
+        # Embedded mode takes another port when the configured one is busy (and says which).
+        port = free_port(s.http_port, s.http_host) if self._nats else s.http_port
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((s.http_host, port))
+        config = uvicorn.Config(api, log_config=None, access_log=False, lifespan="off")
+        self._http = _EmbeddedUvicorn(config)
+        self._tasks.append(asyncio.create_task(self._http.serve(sockets=[sock])))
+        while not self._http.started:
+            await asyncio.sleep(0.02)
+        host = "127.0.0.1" if s.http_host in ("0.0.0.0", "") else s.http_host
+        self.http_url = f"http://{host}:{sock.getsockname()[1]}"
+
+    async def health(self) -> HealthProbe:
+        s = self.settings
+        nats_ok = bool(self._nc and self._nc.is_connected)
+        store: dict[str, Any] = {"kind": s.store}
+        head = None
+        try:
+            assert self.app is not None
+            head = await asyncio.to_thread(self.app.head_position)
+            store.update(ok=True, head=head)
+        except Exception as e:
+            store.update(ok=False, error=type(e).__name__)
+        relay: dict[str, Any] = {}
+        try:
+            if self.relay is not None:
+                relay_pos = self.relay.position
+            else:
+                assert self._nc is not None
+                _, relay_pos = await stream_position(self._nc.jetstream(timeout=2), s.stream_events)
+            relay.update(position=relay_pos, lag=None if head is None else max(head - relay_pos, 0))
+        except Exception as e:
+            relay.update(error=type(e).__name__)
+        projection: dict[str, Any] = {"name": CARE_PLAN.name}
+        try:
+            assert self.views is not None
+            pos = await asyncio.to_thread(self.views.position, CARE_PLAN.name)
+            projection.update(
+                position=pos.store_position, stream_seq=pos.stream_seq,
+                lag=None if head is None else max(head - pos.store_position, 0),
+            )
+        except Exception as e:
+            projection.update(error=type(e).__name__)
+        ok = nats_ok and store.get("ok") is True and "error" not in projection
+        return HealthProbe(
+            status="ok" if ok else "degraded", nats={"connected": nats_ok, "url": self.nats_url},
+            store=store, relay=relay, projection=projection,
+        )
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        if self._broker is not None:
+            try:
+                await self._broker.stop()
+            except Exception as e:  # NATS already gone: nothing left to drain
+                log.warning("broker_stop_failed", error=type(e).__name__)
+        if self._http is not None:
+            self._http.should_exit = True
+        for task in self._tasks:
+            try:
+                await asyncio.wait_for(task, timeout=10)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                task.cancel()
+            except Exception:
+                log.exception("component_stop_failed")
+        if self._nc is not None:
+            try:
+                await self._nc.close()
+            except Exception as e:
+                log.warning("nats_close_failed", error=type(e).__name__)
+        if self.app is not None:
+            await asyncio.to_thread(self.app.close)
+        if self.views is not None:
+            await asyncio.to_thread(self.views.close)
+        if self._nats is not None:
+            await asyncio.to_thread(self._nats.stop)
+        log.info("careloop_stopped")

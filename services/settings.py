@@ -1,0 +1,47 @@
+"""All configuration, from the environment, in one place (the README's table mirrors it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CARELOOP_", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(default=Path("data"), description="Embedded mode's files.")
+    nats_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("NATS_URL", "CARELOOP_NATS_URL"),
+        description="NATS server(s); unset starts an embedded nats-server.",
+    )
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    sqlite_path: Path | None = Field(default=None, description="Default: <data_dir>/careloop.sqlite3")
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 5432
+    postgres_dbname: str = "careloop"
+    postgres_user: str = "postgres"
+    postgres_password: str = ""
+    postgres_schema: str = "public"
+    postgres_pool_size: int = 5
+    stream_inbound: str = "CARELOOP_INBOUND"
+    stream_events: str = "CARELOOP_EVENTS"
+    stream_receipts: str = "CARELOOP_RECEIPTS"
+    stream_replicas: int = 1
+    consumer_prefix: str = "careloop"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    relay_poll_seconds: float = 0.2
+    ingest_max_deliver: int = 20
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+    dev_auth: bool = Field(
+        default=True, description="Accept the X-Careloop-User/-Role development headers."
+    )
+
+    @property
+    def resolved_sqlite_path(self) -> Path:
+        return self.sqlite_path or self.data_dir / "careloop.sqlite3"

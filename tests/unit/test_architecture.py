@@ -1,0 +1,35 @@
+"""Arrows point inward: the domain knows only the standard library and eventsourcing.domain."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def imports_of(package: str) -> set[tuple[str, str]]:
+    found = set()
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {(path.name, a.name) for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add((path.name, node.module))
+    return found
+
+
+def test_domain_imports_only_stdlib_eventsourcing_domain_and_itself() -> None:
+    allowed_roots = set(sys.stdlib_module_names) | {"domain", "__future__"}
+    bad = {
+        (f, m) for f, m in imports_of("domain")
+        if m.split(".")[0] not in allowed_roots and m != "eventsourcing.domain"
+    }
+    assert bad == set()
+
+
+def test_contracts_and_projections_do_not_reach_into_services_or_domain() -> None:
+    for package in ("contracts", "projections"):
+        bad = {(f, m) for f, m in imports_of(package) if m.split(".")[0] in {"services", "domain"}}
+        assert bad == set(), package

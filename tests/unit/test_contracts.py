@@ -1,0 +1,94 @@
+"""Contracts are complete, documented by example, exported, and refuse precisely."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from contracts.export import EXAMPLES, SCHEMAS, catalogue_markdown, render, schemas
+from contracts.v1.catalogue import MESSAGE_TYPES
+from contracts.v1.parsing import MAX_MESSAGE_BYTES, Rejection, parse_message
+from tests.helpers import example, message
+
+
+def test_every_message_type_has_an_example_and_a_schema() -> None:
+    assert sorted(p.stem for p in EXAMPLES.glob("*.json")) == sorted(MESSAGE_TYPES)
+    assert {p.stem for p in SCHEMAS.glob("*.json")} >= set(MESSAGE_TYPES)
+
+
+@pytest.mark.parametrize("message_type", sorted(MESSAGE_TYPES))
+def test_every_example_validates_against_its_contract(message_type: str) -> None:
+    doc = example(message_type)
+    parsed = parse_message(json.dumps(doc).encode(), doc["source_system"], message_type)
+    assert parsed.message_type == message_type
+
+
+def test_committed_schemas_match_the_models() -> None:
+    for name, schema in schemas().items():
+        assert (SCHEMAS / f"{name}.json").read_text() == render(schema), (
+            f"{name}: run `careloop contracts` to regenerate"
+        )
+
+
+def test_readme_catalogue_is_generated_from_the_models() -> None:
+    readme = (EXAMPLES.parent.parent / "README.md").read_text()
+    assert catalogue_markdown() in readme
+
+
+def refusal(raw: bytes, source: str = "riverside-ehr", mtype: str = "referral.made") -> Rejection:
+    with pytest.raises(Rejection) as refused:
+        parse_message(raw, source, mtype)
+    return refused.value
+
+
+def test_invalid_json_is_refused_with_its_position() -> None:
+    r = refusal(b'{"schema_version": 1,')
+    assert r.code == "invalid_json" and "line 1" in r.problems[0].message
+
+
+def test_wrong_encoding_is_refused() -> None:
+    assert refusal('{"a": "é"}'.encode("latin-1")).code == "invalid_encoding"
+
+
+def test_oversized_message_is_refused() -> None:
+    assert refusal(b" " * (MAX_MESSAGE_BYTES + 1)).code == "too_large"
+
+
+def test_json_that_is_not_an_object_is_refused() -> None:
+    assert refusal(b"[1, 2]").code == "invalid_json"
+
+
+def test_unknown_message_type_is_refused_but_ids_are_echoed() -> None:
+    doc = message("referral.made")
+    r = refusal(json.dumps(doc).encode(), mtype="referral.teleported")
+    assert r.code == "unknown_message_type"
+    assert r.known["message_id"] == doc["message_id"]
+
+
+def test_source_system_must_match_the_subject() -> None:
+    r = refusal(json.dumps(message("referral.made")).encode(), source="someone-else")
+    assert r.code == "subject_mismatch" and r.problems[0].field == "source_system"
+
+
+def test_future_schema_version_is_refused_as_such() -> None:
+    doc = {**message("referral.made"), "schema_version": 2}
+    r = refusal(json.dumps(doc).encode())
+    assert r.code == "unsupported_version" and r.problems[0].field == "schema_version"
+
+
+def test_schema_violations_name_each_field_and_rule() -> None:
+    doc = message("referral.made")
+    del doc["payload"]["reason"]
+    doc["payload"]["to_service"] = "astrology"
+    doc["payload"]["surprise"] = 1
+    r = refusal(json.dumps(doc).encode())
+    found = {(p.field, p.rule) for p in r.problems}
+    assert found == {("payload.reason", "missing"), ("payload.to_service", "literal_error"),
+                     ("payload.surprise", "extra_forbidden")}
+
+
+def test_business_time_must_carry_an_offset() -> None:
+    doc = {**message("referral.made"), "occurred_at": "2026-11-20T10:00:00"}
+    r = refusal(json.dumps(doc).encode())
+    assert [p.field for p in r.problems] == ["occurred_at"]
