@@ -1,0 +1,203 @@
+"""The walking skeleton, driven exactly as partner systems and a coordinator would:
+JSON over NATS, receipts back, the care plan over HTTP. Real nats-server, both stores."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from contracts.v1.receipts import Receipt
+from services.partner_client import PartnerClient
+from services.runtime import Runtime
+from services.settings import Settings
+from tests.helpers import CLIENT_ID, message
+
+COORDINATOR = {"X-Careloop-User": "coord-1", "X-Careloop-Role": "coordinator"}
+ROOT = Path(__file__).resolve().parents[2]
+
+Partner = Callable[[str], Awaitable[PartnerClient]]
+
+
+@pytest.fixture
+async def partner(runtime: Runtime) -> AsyncIterator[Partner]:
+    clients: list[PartnerClient] = []
+
+    async def connect(source: str) -> PartnerClient:
+        clients.append(
+            await PartnerClient.connect(runtime.nats_url, source, runtime.settings.stream_inbound)
+        )
+        return clients[-1]
+
+    yield connect
+    for client in clients:
+        await client.close()
+
+
+async def care_plan(runtime: Runtime, until: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """GET the care plan until it shows what the test waits for (projection is async)."""
+    async with httpx.AsyncClient(base_url=runtime.http_url or "") as http:
+        for _ in range(200):
+            r = await http.get(f"/clients/{CLIENT_ID}/care-plan", headers=COORDINATOR)
+            if r.status_code == 200 and until(r.json()):
+                return r.json()  # type: ignore[no-any-return]
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"care plan never matched; last answer {r.status_code}: {r.text[:500]}")
+
+
+def referral_status(plan: dict[str, Any], rid: str) -> str | None:
+    return next((r["status"] for r in plan["referrals"] if r["referral_id"] == rid), None)
+
+
+async def test_referral_travels_the_whole_loop_and_shows_in_the_care_plan(
+    runtime: Runtime, partner: Partner
+) -> None:
+    ehr, housing = await partner("riverside-ehr"), await partner("harbor-cases")
+    rid = str(uuid.uuid4())
+    receipts: list[Receipt] = [await ehr.post(message("client.registered"))]
+    receipts.append(await ehr.post(message("referral.made", referral_id=rid)))
+    for step in ("referral.accepted", "referral.completed"):
+        receipts.append(await housing.post(message(step, referral_id=rid)))
+    receipts.append(await ehr.post(message("referral.outcome_acknowledged", referral_id=rid)))
+
+    assert [r.status for r in receipts] == ["accepted"] * 5, [r.summary for r in receipts]
+    assert all(len(r.event_ids) == 1 for r in receipts)
+
+    plan = await care_plan(runtime, lambda p: any(r["loop_closed"] for r in p["referrals"]))
+    (referral,) = plan["referrals"]
+    assert referral["status"] == "completed" and referral["outcome"] == "got-help"
+    assert [h["event"] for h in referral["history"]] == [
+        "referral.made", "referral.accepted", "referral.completed",
+        "referral.outcome_acknowledged"]
+    assert [h["event_id"] for h in referral["history"]] == [r.event_ids[0] for r in receipts[1:]]
+    assert referral["history"][1]["actor"]["organisation"] == "harbor-housing"
+
+
+async def test_malformed_message_is_rejected_and_changes_nothing(
+    runtime: Runtime, partner: Partner
+) -> None:
+    ehr = await partner("riverside-ehr")
+    await ehr.post(message("client.registered"))
+    head = await asyncio.to_thread(runtime.app.head_position)  # type: ignore[union-attr]
+
+    broken = await ehr.post_raw(b'{"schema_version": 1, "message_id": "m-1"', "referral.made")
+    assert (broken.status, broken.reason) == ("rejected", "invalid_json")
+
+    bad = message("referral.made")
+    del bad["payload"]["reason"]
+    invalid = await ehr.post(bad)
+    assert (invalid.status, invalid.reason) == ("rejected", "schema_violation")
+    assert invalid.message_id == bad["message_id"]
+    assert [p.field for p in invalid.problems] == ["payload.reason"]
+
+    housing = await partner("harbor-cases")
+    unknown = await housing.post(message("referral.completed", referral_id=str(uuid.uuid4())))
+    assert (unknown.status, unknown.reason) == ("rejected", "referral_not_found")
+
+    assert await asyncio.to_thread(runtime.app.head_position) == head  # type: ignore[union-attr]
+
+
+async def test_recipient_steps_from_the_wrong_organisation_are_refused_with_the_rule(
+    runtime: Runtime, partner: Partner
+) -> None:
+    ehr = await partner("riverside-ehr")
+    await ehr.post(message("client.registered"))
+    rid = str(uuid.uuid4())
+    await ehr.post(message("referral.made", referral_id=rid))
+    forged = message("referral.accepted", referral_id=rid)
+    forged["source_system"] = "riverside-ehr"
+    forged["actor"] = {"id": "sw-1", "role": "clinical-social-worker", "organisation": "riverside-cmhc"}
+    receipt = await ehr.post(forged)
+    assert (receipt.status, receipt.reason) == ("rejected", "not_referral_party")
+    assert receipt.problems[0].field == "actor.organisation"
+
+
+async def test_duplicate_delivery_gets_the_same_receipt_and_no_new_events(
+    runtime: Runtime, partner: Partner
+) -> None:
+    ehr = await partner("riverside-ehr")
+    registration = message("client.registered")
+    first = await ehr.post(registration)
+    head = await asyncio.to_thread(runtime.app.head_position)  # type: ignore[union-attr]
+    again = await ehr.post(registration)
+    assert again.status == "accepted" and again.duplicate
+    assert again.event_ids == first.event_ids
+    assert await asyncio.to_thread(runtime.app.head_position) == head  # type: ignore[union-attr]
+
+
+async def test_health_reports_nats_store_and_zero_lag_once_caught_up(
+    runtime: Runtime, partner: Partner
+) -> None:
+    ehr = await partner("riverside-ehr")
+    await ehr.post(message("client.registered"))
+    await care_plan(runtime, lambda p: p["client"] is not None)
+    async with httpx.AsyncClient(base_url=runtime.http_url or "") as http:
+        health = (await http.get("/health")).json()
+        spec = (await http.get("/openapi.json")).json()
+    assert health["status"] == "ok" and health["nats"]["connected"]
+    assert health["store"]["head"] == 2
+    assert health["projection"]["lag"] == 0 and health["relay"]["lag"] == 0
+    assert "/clients/{client_id}/care-plan" in spec["paths"]
+
+
+async def test_care_plan_needs_an_identity_and_a_role_with_a_view(runtime: Runtime) -> None:
+    async with httpx.AsyncClient(base_url=runtime.http_url or "") as http:
+        anonymous = await http.get(f"/clients/{CLIENT_ID}/care-plan")
+        advocate = await http.get(f"/clients/{CLIENT_ID}/care-plan", headers={
+            "X-Careloop-User": "ha-1", "X-Careloop-Role": "housing-advocate"})
+        unknown = await http.get(f"/clients/{uuid.uuid4()}/care-plan", headers=COORDINATOR)
+    assert anonymous.status_code == 401
+    assert advocate.status_code == 403
+    assert unknown.status_code == 404
+
+
+async def test_messages_sent_while_careloop_is_down_are_processed_when_it_returns(
+    settings: Settings,
+) -> None:
+    first = await Runtime(settings).start()
+    await first.stop()  # careloop is down; NATS keeps running
+
+    ehr = await PartnerClient.connect(settings.nats_url or "", "riverside-ehr", settings.stream_inbound)
+    try:
+        ack = await ehr.js.publish(
+            "careloop.in.riverside-ehr.client.registered",
+            json.dumps(message("client.registered")).encode(), stream=settings.stream_inbound,
+        )
+        returned = await Runtime(settings).start()
+        try:
+            plan = await care_plan(returned, lambda p: p["client"] is not None)
+            assert plan["client"]["family_name"] == "Rivera"
+            assert ack.seq == 1
+        finally:
+            await returned.stop()
+    finally:
+        await ehr.close()
+
+
+async def test_cli_post_prints_an_accepted_receipt(runtime: Runtime) -> None:
+    s = runtime.settings
+    env = {**os.environ, "NATS_URL": runtime.nats_url, "CARELOOP_STREAM_INBOUND": s.stream_inbound}
+    cli = [sys.executable, "-m", "services.cli", "post"]
+    done = await asyncio.to_thread(
+        subprocess.run, [*cli, "contracts/examples/client.registered.json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "accepted"
+
+    broken = ROOT / "tests" / "e2e" / "broken-message.json"
+    refused = await asyncio.to_thread(
+        subprocess.run, [*cli, str(broken), "--source", "riverside-ehr", "--type", "referral.made"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert refused.returncode == 1
+    assert json.loads(refused.stdout)["reason"] == "invalid_json"
