@@ -16,7 +16,7 @@ class Client(Aggregate):
     @event("Registered")
     def __init__(
         self,
-        id: UUID,  # noqa: A002 - chosen by the sender, so redelivery cannot fork it
+        id: UUID,
         given_name: str,
         family_name: str,
         birth_date: date,

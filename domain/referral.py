@@ -7,7 +7,7 @@ only when the referrer acknowledges a terminal outcome.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -21,7 +21,7 @@ from domain.errors import (
 from domain.provenance import Provenance
 
 
-class ReferralStatus(str, Enum):
+class ReferralStatus(StrEnum):
     DRAFT = "draft"
     REQUESTED = "requested"
     RECEIVED = "received"
@@ -59,7 +59,7 @@ class Referral(Aggregate):
     @event("Made")
     def __init__(
         self,
-        id: UUID,  # noqa: A002 - chosen by the sender, so redelivery cannot fork it
+        id: UUID,
         client_id: UUID,
         to_service: str,
         to_organisation: str,

@@ -51,7 +51,7 @@ class CareLoop(Application[UUID]):
     def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
         """The aggregate of that kind with that id, or None (also if the id is another kind's)."""
         try:
-            found = self.repository.get(aggregate_id)
+            found: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, kind) else None

@@ -48,10 +48,11 @@ def execute(app: CareLoop, message: Envelope) -> Outcome:
 
 def client_id_of(app: CareLoop, message: Envelope) -> UUID | None:
     """The client a message concerns (for log context), without loading more than needed."""
-    payload = getattr(message, "payload", None)
-    if hasattr(payload, "client_id"):
+    payload: Any = getattr(message, "payload", None)
+    if isinstance(getattr(payload, "client_id", None), UUID):
         return payload.client_id  # type: ignore[no-any-return]
-    referral = app.find(payload.referral_id, Referral) if hasattr(payload, "referral_id") else None
+    referral_id = getattr(payload, "referral_id", None)
+    referral = app.find(referral_id, Referral) if isinstance(referral_id, UUID) else None
     return referral.client_id if referral else None
 
 

@@ -22,7 +22,7 @@ class ProcessedMessage(Aggregate):
     @event("Recorded")
     def __init__(
         self,
-        id: UUID,  # noqa: A002 - derived from (source_system, message_id): one entry per message
+        id: UUID,
         source_system: str,
         message_id: str,
         message_type: str,

@@ -53,7 +53,7 @@ def to_outbound(
         client_id=client_id,
         actor=ActorOut(**vars(provenance.actor)),
         occurred_at=provenance.occurred_at,
-        recorded_at=event.timestamp,
+        recorded_at=event.timestamp,  # type: ignore[attr-defined]
         source_system=provenance.source_system,
         message_id=provenance.message_id,
         correlation_id=provenance.correlation_id,

@@ -9,6 +9,7 @@ interleave or double events; ``Nats-Msg-Id`` is a further guard within the windo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 from uuid import UUID
 
@@ -103,7 +104,7 @@ class OutboxRelay:
                 if await self.publish_pending():
                     backoff = 0.5
                     continue
-            except (APIError, asyncio.TimeoutError, OSError, ConnectionError) as e:
+            except (TimeoutError, APIError, OSError, ConnectionError) as e:
                 # Wrong last sequence, NATS away, timeouts: re-read the truth from the stream.
                 log.warning("relay_retrying", error=type(e).__name__, detail=str(e)[:200])
                 synced = False
@@ -116,10 +117,8 @@ class OutboxRelay:
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=self.poll_seconds)
-            except asyncio.TimeoutError:
-                pass
 
 
 async def stream_position(js: JetStreamContext, stream: str) -> tuple[int, int]:
@@ -132,7 +131,5 @@ async def stream_position(js: JetStreamContext, stream: str) -> tuple[int, int]:
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except asyncio.TimeoutError:
-        pass

@@ -7,6 +7,7 @@ deliver from the next sequence, and anything delivered again is skipped by seque
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass
 
@@ -45,17 +46,12 @@ class Projector:
 
     async def _subscribe(self) -> JetStreamContext.PullSubscription:
         pos = await asyncio.to_thread(self.store.position, self.projection.name)
-        try:
+        with contextlib.suppress(NotFoundError):
             await self.js.delete_consumer(self.stream, self.durable)
-        except NotFoundError:
-            pass
-        start = (
-            dict(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=pos.stream_seq + 1)
-            if pos.stream_seq
-            else dict(deliver_policy=DeliverPolicy.ALL)
-        )
         config = ConsumerConfig(
-            ack_policy=AckPolicy.ALL, ack_wait=30, max_ack_pending=10_000, **start
+            ack_policy=AckPolicy.ALL, ack_wait=30, max_ack_pending=10_000,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE if pos.stream_seq else DeliverPolicy.ALL,
+            opt_start_seq=pos.stream_seq + 1 if pos.stream_seq else None,
         )
         log.info("projector_started", projection=self.projection.name, from_seq=pos.stream_seq + 1)
         return await self.js.pull_subscribe(
@@ -71,7 +67,7 @@ class Projector:
                     sub = await self._subscribe()
                 try:
                     msgs = await sub.fetch(self.batch, timeout=0.5)
-                except (NatsTimeoutError, asyncio.TimeoutError):
+                except (TimeoutError, NatsTimeoutError):
                     continue
                 if not msgs:
                     continue
@@ -84,13 +80,9 @@ class Projector:
                 log.warning("projector_retrying", error=type(e).__name__, detail=str(e)[:200],
                             exc_info=True)
                 if sub is not None:
-                    try:
+                    with contextlib.suppress(Exception):  # the connection may be gone already
                         await sub.unsubscribe()
-                    except Exception:  # the connection may be gone already
-                        pass
                 sub = None
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
-                except asyncio.TimeoutError:
-                    pass
                 backoff = min(backoff * 2, 10.0)

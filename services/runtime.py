@@ -161,7 +161,7 @@ class Runtime:
         for task in self._tasks:
             try:
                 await asyncio.wait_for(task, timeout=10)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
             except Exception:
                 log.exception("component_stop_failed")

@@ -15,26 +15,21 @@ DAY = 24 * 3600.0
 
 
 def stream_configs(settings: Settings) -> list[StreamConfig]:
-    common = dict(
-        storage=StorageType.FILE,
-        retention=RetentionPolicy.LIMITS,
-        discard=DiscardPolicy.OLD,
-        num_replicas=settings.stream_replicas,
-        duplicate_window=120.0,
-    )
+    def stream(name: str, subject: str, max_age: float | None) -> StreamConfig:
+        return StreamConfig(
+            name=name, subjects=[subject], max_age=max_age, storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS, discard=DiscardPolicy.OLD,
+            num_replicas=settings.stream_replicas, duplicate_window=120.0,
+            max_msg_size=1024 * 1024,
+        )
+
     return [
         # Inbound facts wait here while careloop is down; kept 14 days for investigation.
-        StreamConfig(
-            name=settings.stream_inbound, subjects=[INBOUND_SUBJECTS], max_age=14 * DAY,
-            max_msg_size=1024 * 1024, **common,
-        ),
+        stream(settings.stream_inbound, INBOUND_SUBJECTS, 14 * DAY),
         # Receipts wait here while a partner is down; they read them with their own consumer.
-        StreamConfig(
-            name=settings.stream_receipts, subjects=[f"{RECEIPTS_ROOT}.>"], max_age=14 * DAY,
-            **common,
-        ),
+        stream(settings.stream_receipts, f"{RECEIPTS_ROOT}.>", 14 * DAY),
         # Every stored domain event, in store order; the projections read from here.
-        StreamConfig(name=settings.stream_events, subjects=[f"{EVENTS_ROOT}.>"], **common),
+        stream(settings.stream_events, f"{EVENTS_ROOT}.>", None),
     ]
 
 
