@@ -28,6 +28,7 @@ class Client(Aggregate):
         self.birth_date = birth_date
         self.preferred_language = preferred_language
         self.registered_by = provenance.actor
+        self.discharged = False
 
     @classmethod
     def register(

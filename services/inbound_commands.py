@@ -1,28 +1,33 @@
-"""The one place inbound contracts become domain calls (contracts never reach the domain)."""
+"""Applies one validated inbound message: the registry of every area's handlers.
+
+Each area keeps its own translation module (``commands_<area>.py``), so contracts never
+reach the domain and no module grows past one idea.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from contracts.v1 import client_messages as cm
-from contracts.v1 import referral_messages as rm
 from contracts.v1.envelope import Envelope
-from domain.client import Client
-from domain.errors import (
-    ClientAlreadyRegistered,
-    ClientNotRegistered,
-    ReferralAlreadyExists,
-    ReferralNotFound,
-)
 from domain.provenance import Actor, Provenance
-from domain.referral import Referral
+from services import (
+    commands_client,
+    commands_clinical,
+    commands_conference,
+    commands_referral,
+)
 from services.care_app import CareLoop, Outcome
+from services.command_support import Handler
 
-Handler = Callable[[CareLoop, Any, Provenance], list[Aggregate]]
+HANDLERS: dict[str, Handler] = {
+    **commands_client.HANDLERS,
+    **commands_referral.HANDLERS,
+    **commands_clinical.HANDLERS,
+    **commands_conference.HANDLERS,
+}
 
 
 def provenance_of(message: Envelope) -> Provenance:
@@ -52,71 +57,8 @@ def client_id_of(app: CareLoop, message: Envelope) -> UUID | None:
     if isinstance(getattr(payload, "client_id", None), UUID):
         return payload.client_id  # type: ignore[no-any-return]
     referral_id = getattr(payload, "referral_id", None)
-    referral = app.find(referral_id, Referral) if isinstance(referral_id, UUID) else None
-    return referral.client_id if referral else None
-
-
-def _register_client(app: CareLoop, m: cm.ClientRegistered, p: Provenance) -> list[Aggregate]:
-    pl = m.payload
-    if app.exists(pl.client_id):
-        raise ClientAlreadyRegistered(
-            f"client {pl.client_id} is already registered", field="payload.client_id"
-        )
-    return [
-        Client.register(
-            pl.client_id, pl.given_name, pl.family_name, pl.birth_date, pl.preferred_language, p
-        )
-    ]
-
-
-def _make_referral(app: CareLoop, m: rm.ReferralMade, p: Provenance) -> list[Aggregate]:
-    pl = m.payload
-    if app.find(pl.client_id, Client) is None:
-        raise ClientNotRegistered(
-            f"client {pl.client_id} is not registered; send client.registered first",
-            field="payload.client_id",
-        )
-    if app.exists(pl.referral_id):
-        raise ReferralAlreadyExists(
-            f"referral {pl.referral_id} already exists; a new referral needs a new id",
-            field="payload.referral_id",
-        )
-    return [
-        Referral.make(
-            pl.referral_id, pl.client_id, pl.to_service, pl.to_organisation, pl.reason,
-            pl.priority, p,
-        )
-    ]
-
-
-def _referral_step(step: Callable[[Referral, Any, Provenance], None]) -> Handler:
-    def handle(app: CareLoop, m: Any, p: Provenance) -> list[Aggregate]:
-        referral = app.find(m.payload.referral_id, Referral)
-        if referral is None:
-            raise ReferralNotFound(
-                f"no referral {m.payload.referral_id}", field="payload.referral_id"
-            )
-        step(referral, m.payload, p)
-        return [referral]
-
-    return handle
-
-
-HANDLERS: dict[str, Handler] = {
-    "client.registered": _register_client,
-    "referral.made": _make_referral,
-    "referral.received": _referral_step(lambda r, pl, p: r.receive(p)),
-    "referral.accepted": _referral_step(lambda r, pl, p: r.accept(pl.owner, p)),
-    "referral.rejected": _referral_step(lambda r, pl, p: r.reject(pl.reason, p)),
-    "referral.started": _referral_step(lambda r, pl, p: r.start(p)),
-    "referral.put_on_hold": _referral_step(lambda r, pl, p: r.put_on_hold(pl.reason, p)),
-    "referral.completed": _referral_step(lambda r, pl, p: r.complete(pl.outcome, pl.note, p)),
-    "referral.failed": _referral_step(lambda r, pl, p: r.fail(pl.reason, p)),
-    "referral.cancelled": _referral_step(lambda r, pl, p: r.cancel(pl.reason, p)),
-    "referral.entered_in_error": _referral_step(
-        lambda r, pl, p: r.mark_entered_in_error(pl.reason, p)
-    ),
-    "referral.outcome_acknowledged": _referral_step(
-        lambda r, pl, p: r.acknowledge_outcome(pl.note, p)
-    ),
-}
+    if not isinstance(referral_id, UUID):
+        return None
+    found = app.find(referral_id, Aggregate)
+    client_id = getattr(found, "client_id", None)
+    return client_id if isinstance(client_id, UUID) else None

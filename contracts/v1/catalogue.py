@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contracts.v1 import client_messages as c
+from contracts.v1 import clinical_messages, conference_messages
 from contracts.v1 import referral_messages as r
 from contracts.v1.envelope import Envelope
 
@@ -19,4 +20,6 @@ MESSAGE_TYPES: dict[str, type[Envelope]] = {
     "referral.cancelled": r.ReferralCancelled,
     "referral.entered_in_error": r.ReferralEnteredInError,
     "referral.outcome_acknowledged": r.ReferralOutcomeAcknowledged,
+    **clinical_messages.MESSAGE_TYPES,
+    **conference_messages.MESSAGE_TYPES,
 }

@@ -1,0 +1,61 @@
+"""Referral messages → Referral aggregate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from contracts.v1 import referral_messages as rm
+from domain.errors import ReferralAlreadyExists, ReferralNotFound
+from domain.provenance import Provenance
+from domain.referral import Referral
+from services.care_app import CareLoop
+from services.command_support import Handler, active_client, load
+
+
+def _make_referral(app: CareLoop, m: rm.ReferralMade, p: Provenance) -> list[Aggregate]:
+    pl = m.payload
+    active_client(app, pl.client_id)
+    if app.exists(pl.referral_id):
+        raise ReferralAlreadyExists(
+            f"referral {pl.referral_id} already exists; a new referral needs a new id",
+            field="payload.referral_id",
+        )
+    return [
+        Referral.make(
+            pl.referral_id, pl.client_id, pl.to_service, pl.to_organisation, pl.reason,
+            pl.priority, p,
+        )
+    ]
+
+
+def _referral_step(step: Callable[[Referral, Any, Provenance], None]) -> Handler:
+    def handle(app: CareLoop, m: Any, p: Provenance) -> list[Aggregate]:
+        rid = m.payload.referral_id
+        referral = load(app, rid, Referral,
+                        ReferralNotFound(f"no referral {rid}", field="payload.referral_id"))
+        step(referral, m.payload, p)
+        return [referral]
+
+    return handle
+
+
+HANDLERS: dict[str, Handler] = {
+    "referral.made": _make_referral,
+    "referral.received": _referral_step(lambda r, pl, p: r.receive(p)),
+    "referral.accepted": _referral_step(lambda r, pl, p: r.accept(pl.owner, p)),
+    "referral.rejected": _referral_step(lambda r, pl, p: r.reject(pl.reason, p)),
+    "referral.started": _referral_step(lambda r, pl, p: r.start(p)),
+    "referral.put_on_hold": _referral_step(lambda r, pl, p: r.put_on_hold(pl.reason, p)),
+    "referral.completed": _referral_step(lambda r, pl, p: r.complete(pl.outcome, pl.note, p)),
+    "referral.failed": _referral_step(lambda r, pl, p: r.fail(pl.reason, p)),
+    "referral.cancelled": _referral_step(lambda r, pl, p: r.cancel(pl.reason, p)),
+    "referral.entered_in_error": _referral_step(
+        lambda r, pl, p: r.mark_entered_in_error(pl.reason, p)
+    ),
+    "referral.outcome_acknowledged": _referral_step(
+        lambda r, pl, p: r.acknowledge_outcome(pl.note, p)
+    ),
+}
