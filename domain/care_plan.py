@@ -101,7 +101,7 @@ class CarePlan(Aggregate):
         return uuid5(CARE_PLAN_NAMESPACE, str(client_id))
 
     @event("Started")
-    def __init__(self, id: UUID, client_id: UUID, provenance: Provenance) -> None:  # noqa: A002
+    def __init__(self, id: UUID, client_id: UUID, provenance: Provenance) -> None:
         self.client_id = client_id
         self.items = _Items()
 
