@@ -1,104 +1,62 @@
-"""The care-plan view: the client, and every referral with its status and history.
+"""The care-plan view: one document per client, folded from public outbound events.
 
-Pure functions over public outbound events (``contracts.v1.events``): the projection is
-fed from the JetStream events stream, so it never needs the domain's classes. This first
-view is the full-depth plan the clinical team and coordinators see; the per-role views that
-leave data out at write time build on the same functions.
+Fed from the JetStream events stream, so it never needs the domain's classes. This is the
+full-depth plan of the clinical team; every sensitive entry keeps its ``security`` labels
+so the per-role views (which leave data out at write time) can be derived from the same
+functions. Each area's events are folded by its own module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from projections import (
+    care_plan_client,
+    care_plan_clinical,
+    care_plan_conferences,
+    care_plan_items,
+    care_plan_referrals,
+)
 
 VIEW = "care_plan"
 
-STATUS_AFTER = {
-    "referral.made": "requested",
-    "referral.received": "received",
-    "referral.accepted": "accepted",
-    "referral.rejected": "rejected",
-    "referral.started": "in-progress",
-    "referral.put_on_hold": "on-hold",
-    "referral.completed": "completed",
-    "referral.failed": "failed",
-    "referral.cancelled": "cancelled",
-    "referral.entered_in_error": "entered-in-error",
-}
-
 Doc = dict[str, Any]
 
+FOLDERS: dict[str, Callable[[Doc, Doc], None]] = {
+    "client": care_plan_client.apply,
+    "referral": care_plan_referrals.apply,
+    "care_plan": care_plan_items.apply,
+    "clinical_record": care_plan_clinical.apply,
+    "case_conference": care_plan_conferences.apply,
+}
 
-def key_of(event: Doc) -> str | None:
-    client_id = event.get("client_id")
-    return str(client_id) if client_id else None
+
+def keys_of(event: Doc) -> list[str]:
+    """The client documents an event touches: its client, or the clients it names."""
+    if event.get("client_id"):
+        return [str(event["client_id"])]
+    return [str(c) for c in (event.get("data") or {}).get("client_ids") or []]
 
 
 def new_plan(client_id: str) -> Doc:
-    return {"client_id": client_id, "client": None, "referrals": {}, "last_position": 0}
+    return {"client_id": client_id, "status": "active", "client": None, "referrals": {},
+            "last_position": 0}
 
 
-def apply(plan: Doc | None, event: Doc) -> Doc:
-    """Fold one event into the plan (a plan that does not exist yet starts empty)."""
-    plan = plan or new_plan(str(event["client_id"]))
-    kind, data = event["event_type"], event["data"]
-    if kind == "client.registered":
-        plan["client"] = {
-            "given_name": data["given_name"],
-            "family_name": data["family_name"],
-            "birth_date": data["birth_date"],
-            "preferred_language": data.get("preferred_language"),
-            "registered_at": event["occurred_at"],
-            "registered_by": event["actor"],
-        }
-    elif kind.startswith("referral."):
-        _apply_referral(plan, kind, data, event)
+def apply(plan: Doc | None, event: Doc, client_id: str) -> Doc:
+    """Fold one event into the client's plan (a plan not seen before starts empty)."""
+    plan = plan or new_plan(client_id)
+    aggregate = event["event_type"].split(".", 1)[0]
+    folder = FOLDERS.get(aggregate)
+    if folder is not None:
+        folder(plan, event)
     plan["last_position"] = event["position"]
     plan["updated_at"] = event["recorded_at"]
     return plan
 
 
-def _apply_referral(plan: Doc, kind: str, data: Doc, event: Doc) -> None:
-    rid = str(event["aggregate_id"])
-    if kind == "referral.made":
-        plan["referrals"][rid] = {
-            "referral_id": rid,
-            "to_service": data["to_service"],
-            "to_organisation": data["to_organisation"],
-            "reason": data["reason"],
-            "priority": data["priority"],
-            "requested_by": event["actor"],
-            "requested_at": event["occurred_at"],
-            "status": "requested",
-            "owner": None,
-            "outcome": None,
-            "loop_closed": False,
-            "history": [],
-        }
-    referral = plan["referrals"].get(rid)
-    if referral is None:  # an event for a referral this view never saw made: keep, don't invent
-        return
-    referral["status"] = STATUS_AFTER.get(kind, referral["status"])
-    if kind == "referral.accepted":
-        referral["owner"] = data["owner"]
-    elif kind == "referral.completed":
-        referral["outcome"] = data["outcome"]
-    elif kind == "referral.outcome_acknowledged":
-        referral["loop_closed"] = True
-    step = {
-        "event": kind,
-        "status": referral["status"],
-        "occurred_at": event["occurred_at"],
-        "recorded_at": event["recorded_at"],
-        "actor": event["actor"],
-        "event_id": event["event_id"],
-    }
-    for detail in ("reason", "owner", "outcome", "note"):
-        if data.get(detail) and kind != "referral.made":
-            step[detail] = data[detail]
-    referral["history"].append(step)
-
-
 def as_response(plan: Doc) -> Doc:
     """The plan as served: referrals as a list, oldest first."""
-    referrals = sorted(plan["referrals"].values(), key=lambda r: r["requested_at"])
+    referrals = sorted(plan["referrals"].values(), key=lambda r: r["requested_at"] or "")
     return {**plan, "referrals": referrals}

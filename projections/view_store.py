@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 Doc = dict[str, Any]
-Apply = Callable[[Doc | None, Doc], Doc]
-KeyOf = Callable[[Doc], str | None]
+Apply = Callable[[Doc | None, Doc, str], Doc]
+"""(current document or None, event, document key) → new document."""
+KeysOf = Callable[[Doc], list[str]]
+"""The documents of a view an event touches (a conference event may touch several)."""
 
 
 @dataclass(frozen=True)
@@ -31,16 +33,17 @@ class Position:
 class ViewStore(Protocol):
     def position(self, projection: str) -> Position: ...
     def get(self, view: str, key: str) -> Doc | None: ...
+    def scan(self, view: str) -> list[Doc]: ...
     def apply_batch(
         self, projection: str, view: str, events: Iterable[tuple[int, Doc]], apply: Apply,
-        key_of: KeyOf,
+        keys_of: KeysOf,
     ) -> Position: ...
     def close(self) -> None: ...
 
 
 def _fold(
     current: Position, events: Iterable[tuple[int, Doc]], load: Callable[[str], Doc | None],
-    apply: Apply, key_of: KeyOf,
+    apply: Apply, keys_of: KeysOf,
 ) -> tuple[dict[str, Doc], Position]:
     """Apply the events newer than ``current``; returns the changed documents and position."""
     changed: dict[str, Doc] = {}
@@ -48,10 +51,9 @@ def _fold(
     for seq, event in events:
         if seq <= pos.stream_seq:
             continue  # redelivered: already in the view
-        key = key_of(event)
-        if key is not None:
+        for key in keys_of(event):
             doc = changed[key] if key in changed else load(key)
-            changed[key] = apply(doc, event)
+            changed[key] = apply(doc, event, key)
         pos = Position(seq, int(event.get("position", pos.store_position)))
     return changed, pos
 
@@ -88,9 +90,15 @@ class SQLiteViewStore:
             ).fetchone()
         return json.loads(row[0]) if row else None
 
+    def scan(self, view: str) -> list[Doc]:
+        with self._lock:
+            rows = self._conn.execute("SELECT doc FROM view_documents WHERE view=?",
+                                      (view,)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
     def apply_batch(
         self, projection: str, view: str, events: Iterable[tuple[int, Doc]], apply: Apply,
-        key_of: KeyOf,
+        keys_of: KeysOf,
     ) -> Position:
         with self._lock:
             c = self._conn
@@ -108,7 +116,7 @@ class SQLiteViewStore:
                     ).fetchone()
                     return json.loads(r[0]) if r else None
 
-                changed, pos = _fold(current, events, load, apply, key_of)
+                changed, pos = _fold(current, events, load, apply, keys_of)
                 c.executemany(
                     "INSERT INTO view_documents(view, key, doc) VALUES (?,?,?) "
                     "ON CONFLICT(view, key) DO UPDATE SET doc=excluded.doc",
@@ -172,9 +180,15 @@ class PostgresViewStore:
             ).fetchone()
         return row[0] if row else None
 
+    def scan(self, view: str) -> list[Doc]:
+        with self._pool.connection() as conn:
+            rows = conn.execute("SELECT doc FROM view_documents WHERE view=%s",
+                                (view,)).fetchall()
+        return [r[0] for r in rows]
+
     def apply_batch(
         self, projection: str, view: str, events: Iterable[tuple[int, Doc]], apply: Apply,
-        key_of: KeyOf,
+        keys_of: KeysOf,
     ) -> Position:
         from psycopg.types.json import Jsonb
 
@@ -192,7 +206,7 @@ class PostgresViewStore:
                 ).fetchone()
                 return r[0] if r else None
 
-            changed, pos = _fold(current, events, load, apply, key_of)
+            changed, pos = _fold(current, events, load, apply, keys_of)
             with conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO view_documents(view, key, doc) VALUES (%s,%s,%s) "

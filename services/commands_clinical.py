@@ -1,7 +1,82 @@
-"""Clinical messages → their aggregates (being built)."""
+"""Clinical messages → the client's ClinicalRecord aggregate.
+
+Every clinical message names its client; the record is started on the first fact about them,
+and only for a registered client who has not been discharged.
+"""
 
 from __future__ import annotations
 
-from services.command_support import Handler
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
 
-HANDLERS: dict[str, Handler] = {}
+from eventsourcing.domain import Aggregate
+
+from domain.clinical_record import ClinicalRecord
+from domain.provenance import Provenance
+from services.care_app import CareLoop
+from services.command_support import Handler, active_client
+
+
+def clinical_record_of(app: CareLoop, client_id: UUID, provenance: Provenance) -> ClinicalRecord:
+    """The client's clinical record, started (as a new, unsaved aggregate) on first use."""
+    found = app.find(ClinicalRecord.id_for(client_id), ClinicalRecord)
+    return found or ClinicalRecord.start(client_id, provenance)
+
+
+def _on_record(step: Callable[[ClinicalRecord, Any, Provenance], None]) -> Handler:
+    def handle(app: CareLoop, m: Any, p: Provenance) -> list[Aggregate]:
+        active_client(app, m.payload.client_id)
+        record = clinical_record_of(app, m.payload.client_id, p)
+        step(record, m.payload, p)
+        return [record]
+
+    return handle
+
+
+HANDLERS: dict[str, Handler] = {
+    "screening.recorded": _on_record(
+        lambda r, pl, p: r.record_screening(pl.screening_id, pl.instrument, pl.items, pl.total, p)
+    ),
+    "risk_review.completed": _on_record(
+        lambda r, pl, p: r.complete_risk_review(pl.review_id, pl.outcome, pl.note, pl.flag_id, p)
+    ),
+    "risk_flag.raised": _on_record(
+        lambda r, pl, p: r.raise_risk_flag(pl.flag_id, pl.level, pl.reason, p)
+    ),
+    "risk_flag.level_changed": _on_record(
+        lambda r, pl, p: r.change_risk_level(pl.flag_id, pl.level, pl.reason, p)
+    ),
+    "risk_flag.inactivated": _on_record(
+        lambda r, pl, p: r.inactivate_risk_flag(pl.flag_id, pl.reason, p)
+    ),
+    "diagnosis.recorded": _on_record(
+        lambda r, pl, p: r.record_diagnosis(
+            pl.diagnosis_id, pl.code, pl.display, pl.clinical_status, pl.verification_status,
+            pl.onset_date, p)
+    ),
+    "diagnosis.status_changed": _on_record(
+        lambda r, pl, p: r.change_diagnosis_status(
+            pl.diagnosis_id, pl.clinical_status, pl.verification_status, pl.note, p)
+    ),
+    "medication.recorded": _on_record(
+        lambda r, pl, p: r.record_medication(
+            pl.medication_id, pl.name, pl.dose, pl.prescriber, pl.period_start, pl.period_end, p)
+    ),
+    "medication.stopped": _on_record(
+        lambda r, pl, p: r.stop_medication(pl.medication_id, pl.stopped_on, pl.reason, p)
+    ),
+    "psychotherapy_note.recorded": _on_record(
+        lambda r, pl, p: r.record_psychotherapy_note(pl.note_id, pl.session_date, pl.text, p)
+    ),
+    "psychotherapy_note.amended": _on_record(
+        lambda r, pl, p: r.amend_psychotherapy_note(pl.note_id, pl.text, p)
+    ),
+    "substance_use_treatment.recorded": _on_record(
+        lambda r, pl, p: r.record_substance_use_treatment(
+            pl.episode_id, pl.program, pl.started_on, pl.ended_on, pl.summary, p)
+    ),
+    "substance_use_treatment.ended": _on_record(
+        lambda r, pl, p: r.end_substance_use_treatment(pl.episode_id, pl.ended_on, pl.summary, p)
+    ),
+}

@@ -1,6 +1,8 @@
 """The sample story, posted over NATS exactly as partner systems would post it.
 
-A social worker's system registers the example client and refers them to housing; the
+A social worker's system registers the example client, records the care team and the
+client's consent to share housing information with the housing agency, and refers them to
+housing; the
 housing agency's system accepts and completes the referral; the referrer acknowledges the
 outcome. The referral gets a fresh id on every run, so the demo can run again and again.
 """
@@ -33,7 +35,8 @@ def _restamp(message: dict[str, Any], referral_id: str, at: datetime) -> dict[st
 def story(now: datetime | None = None) -> Iterator[dict[str, Any]]:
     """Messages of the story in order; the client is the one of the examples."""
     now = now or datetime.now(UTC)
-    yield example("client.registered")
+    for setup in ("client.registered", "care_team.member_added", "consent.recorded"):
+        yield example(setup)  # the housing referral needs the client's consent first
     referral_id = str(uuid.uuid4())
     steps = ["referral.made", "referral.accepted", "referral.completed",
              "referral.outcome_acknowledged"]

@@ -14,6 +14,7 @@ from eventsourcing.domain import Aggregate
 from contracts.v1.envelope import Envelope
 from domain.provenance import Actor, Provenance
 from services import (
+    commands_care_plan,
     commands_client,
     commands_clinical,
     commands_conference,
@@ -25,6 +26,7 @@ from services.command_support import Handler
 HANDLERS: dict[str, Handler] = {
     **commands_client.HANDLERS,
     **commands_referral.HANDLERS,
+    **commands_care_plan.HANDLERS,
     **commands_clinical.HANDLERS,
     **commands_conference.HANDLERS,
 }

@@ -14,10 +14,10 @@ from typing import Any
 from uuid import UUID
 
 import structlog
+from eventsourcing.domain import Aggregate
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
 
-from domain.referral import Referral
 from services.care_app import CareLoop
 from services.outbound_events import is_published, subject_of, to_outbound
 from services.streams import EVENTS_ROOT
@@ -42,13 +42,16 @@ class OutboxRelay:
         return self.position
 
     def _client_of(self, aggregate_id: UUID) -> UUID | None:
+        """The client an aggregate belongs to (a referral's, a care plan's); None for
+        aggregates that span clients, whose events name them in their data."""
         if aggregate_id not in self._clients:
-            referral = self.app.find(aggregate_id, Referral)
-            if referral is None:
+            found = self.app.find(aggregate_id, Aggregate)
+            client_id = getattr(found, "client_id", None)
+            if not isinstance(client_id, UUID):
                 return None
             if len(self._clients) > 100_000:
                 self._clients.clear()
-            self._clients[aggregate_id] = referral.client_id
+            self._clients[aggregate_id] = client_id
         return self._clients[aggregate_id]
 
     def _read_batch(self) -> list[tuple[int, Any]]:

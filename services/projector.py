@@ -18,7 +18,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from projections import care_plan
-from projections.view_store import Apply, KeyOf, ViewStore
+from projections.view_store import Apply, KeysOf, ViewStore
 from services.streams import EVENTS_ROOT
 
 log = structlog.get_logger("careloop.projector")
@@ -29,10 +29,10 @@ class Projection:
     name: str
     view: str
     apply: Apply
-    key_of: KeyOf
+    keys_of: KeysOf
 
 
-CARE_PLAN = Projection("care_plan_v1", care_plan.VIEW, care_plan.apply, care_plan.key_of)
+CARE_PLAN = Projection("care_plan_v1", care_plan.VIEW, care_plan.apply, care_plan.keys_of)
 
 
 class Projector:
@@ -73,7 +73,7 @@ class Projector:
                     continue
                 items = [(m.metadata.sequence.stream, json.loads(m.data)) for m in msgs]
                 p = self.projection
-                await asyncio.to_thread(self.store.apply_batch, p.name, p.view, items, p.apply, p.key_of)
+                await asyncio.to_thread(self.store.apply_batch, p.name, p.view, items, p.apply, p.keys_of)
                 await msgs[-1].ack()
                 backoff = 0.5
             except Exception as e:  # NATS away, database away: retry from the recorded position

@@ -19,6 +19,7 @@ from nats.aio.client import Client as NATS
 
 from projections.view_store import ViewStore
 from services.care_app import CareLoop, create_care_app
+from services.deadline_watcher import DeadlineWatcher
 from services.embedded_nats import EmbeddedNats, free_port
 from services.event_store_config import eventsourcing_env
 from services.http_api import HealthProbe, create_http_app
@@ -31,7 +32,7 @@ from services.view_stores import open_view_store
 
 log = structlog.get_logger("careloop")
 
-COMPONENTS = ("ingest", "relay", "projector", "api")
+COMPONENTS = ("ingest", "relay", "projector", "deadlines", "api")
 
 
 class _EmbeddedUvicorn(uvicorn.Server):
@@ -50,6 +51,7 @@ class Runtime:
     views: ViewStore | None = None
     relay: OutboxRelay | None = None
     ingest: Ingest | None = None
+    deadlines: DeadlineWatcher | None = None
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     _nats: EmbeddedNats | None = None
     _nc: NATS | None = None
@@ -80,6 +82,11 @@ class Runtime:
         if "projector" in self.components:
             projector = Projector(js, self.views, s.stream_events, s.consumer_prefix)
             self._tasks.append(asyncio.create_task(projector.run(self.stop_event)))
+        if "deadlines" in self.components:
+            self.deadlines = DeadlineWatcher(
+                self.app, self.views, s.deadline_check_seconds,
+                on_committed=self.relay.wake.set if self.relay else None)
+            self._tasks.append(asyncio.create_task(self.deadlines.run(self.stop_event)))
         if "ingest" in self.components:
             self._broker = NatsBroker(
                 self.nats_url.split(","), max_reconnect_attempts=-1,

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     http_port: int = 8080
     relay_poll_seconds: float = 0.2
     ingest_max_deliver: int = 20
+    deadline_check_seconds: float = 60.0
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     dev_auth: bool = Field(

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from contracts.v1 import client_messages as c
-from contracts.v1 import clinical_messages, conference_messages
-from contracts.v1 import referral_messages as r
+from contracts.v1 import (
+    care_plan_messages,
+    client_messages,
+    clinical_messages,
+    conference_messages,
+    referral_messages,
+)
 from contracts.v1.envelope import Envelope
 
 MESSAGE_TYPES: dict[str, type[Envelope]] = {
-    "client.registered": c.ClientRegistered,
-    "referral.made": r.ReferralMade,
-    "referral.received": r.ReferralReceived,
-    "referral.accepted": r.ReferralAccepted,
-    "referral.rejected": r.ReferralRejected,
-    "referral.started": r.ReferralStarted,
-    "referral.put_on_hold": r.ReferralPutOnHold,
-    "referral.completed": r.ReferralCompleted,
-    "referral.failed": r.ReferralFailed,
-    "referral.cancelled": r.ReferralCancelled,
-    "referral.entered_in_error": r.ReferralEnteredInError,
-    "referral.outcome_acknowledged": r.ReferralOutcomeAcknowledged,
+    **client_messages.MESSAGE_TYPES,
+    **referral_messages.MESSAGE_TYPES,
+    **care_plan_messages.MESSAGE_TYPES,
     **clinical_messages.MESSAGE_TYPES,
     **conference_messages.MESSAGE_TYPES,
 }

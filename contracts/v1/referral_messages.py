@@ -61,6 +61,56 @@ class OutcomeAcknowledgedPayload(ReferralRef):
     note: str = Field(default="", max_length=2000)
 
 
+class ReferralDraftedPayload(ReferralMadePayload):
+    pass
+
+
+class NotePayload(ReferralRef):
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class ReferralDrafted(Envelope):
+    """The referrer prepared a referral without sending it yet (→ draft)."""
+
+    message_type: Literal["referral.drafted"]
+    payload: ReferralDraftedPayload
+
+
+class ReferralRequested(Envelope):
+    """The referrer sends a drafted referral (draft → requested); deadlines start."""
+
+    message_type: Literal["referral.requested"]
+    payload: ReferralRef
+
+
+class ReferralInterimUpdateSent(Envelope):
+    """The recipient tells the referrer how it is going (no state change)."""
+
+    message_type: Literal["referral.interim_update_sent"]
+    payload: NotePayload
+
+
+class ReferralCancellationRequested(Envelope):
+    """The referrer asks to cancel a referral the recipient already accepted."""
+
+    message_type: Literal["referral.cancellation_requested"]
+    payload: WithReason
+
+
+class ReferralCancellationConfirmed(Envelope):
+    """The recipient agrees to the requested cancellation (→ cancelled)."""
+
+    message_type: Literal["referral.cancellation_confirmed"]
+    payload: ReferralRef
+
+
+class ReferralCancellationDeclined(Envelope):
+    """The recipient declines the requested cancellation, with a reason; work goes on."""
+
+    message_type: Literal["referral.cancellation_declined"]
+    payload: WithReason
+
+
 class ReferralMade(Envelope):
     """The referrer asks another service to take the client on (→ requested)."""
 
@@ -136,3 +186,24 @@ class ReferralOutcomeAcknowledged(Envelope):
 
     message_type: Literal["referral.outcome_acknowledged"]
     payload: OutcomeAcknowledgedPayload
+
+
+MESSAGE_TYPES: dict[str, type[Envelope]] = {
+    "referral.drafted": ReferralDrafted,
+    "referral.requested": ReferralRequested,
+    "referral.made": ReferralMade,
+    "referral.received": ReferralReceived,
+    "referral.accepted": ReferralAccepted,
+    "referral.rejected": ReferralRejected,
+    "referral.started": ReferralStarted,
+    "referral.put_on_hold": ReferralPutOnHold,
+    "referral.interim_update_sent": ReferralInterimUpdateSent,
+    "referral.completed": ReferralCompleted,
+    "referral.failed": ReferralFailed,
+    "referral.cancelled": ReferralCancelled,
+    "referral.cancellation_requested": ReferralCancellationRequested,
+    "referral.cancellation_confirmed": ReferralCancellationConfirmed,
+    "referral.cancellation_declined": ReferralCancellationDeclined,
+    "referral.entered_in_error": ReferralEnteredInError,
+    "referral.outcome_acknowledged": ReferralOutcomeAcknowledged,
+}

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +64,15 @@ async def test_referral_travels_the_whole_loop_and_shows_in_the_care_plan(
 ) -> None:
     ehr, housing = await partner("riverside-ehr"), await partner("harbor-cases")
     rid = str(uuid.uuid4())
-    receipts: list[Receipt] = [await ehr.post(message("client.registered"))]
-    receipts.append(await ehr.post(message("referral.made", referral_id=rid)))
+    await ehr.post(message("client.registered"))
+    consent = await ehr.post(message("consent.recorded"))
+    assert consent.status == "accepted", consent.summary
+    receipts: list[Receipt] = [await ehr.post(message("referral.made", referral_id=rid))]
     for step in ("referral.accepted", "referral.completed"):
         receipts.append(await housing.post(message(step, referral_id=rid)))
     receipts.append(await ehr.post(message("referral.outcome_acknowledged", referral_id=rid)))
 
-    assert [r.status for r in receipts] == ["accepted"] * 5, [r.summary for r in receipts]
+    assert [r.status for r in receipts] == ["accepted"] * 4, [r.summary for r in receipts]
     assert all(len(r.event_ids) == 1 for r in receipts)
 
     plan = await care_plan(runtime, lambda p: any(r["loop_closed"] for r in p["referrals"]))
@@ -78,7 +81,7 @@ async def test_referral_travels_the_whole_loop_and_shows_in_the_care_plan(
     assert [h["event"] for h in referral["history"]] == [
         "referral.made", "referral.accepted", "referral.completed",
         "referral.outcome_acknowledged"]
-    assert [h["event_id"] for h in referral["history"]] == [r.event_ids[0] for r in receipts[1:]]
+    assert [h["event_id"] for h in referral["history"]] == [r.event_ids[0] for r in receipts]
     assert referral["history"][1]["actor"]["organisation"] == "harbor-housing"
 
 
@@ -111,6 +114,7 @@ async def test_recipient_steps_from_the_wrong_organisation_are_refused_with_the_
 ) -> None:
     ehr = await partner("riverside-ehr")
     await ehr.post(message("client.registered"))
+    await ehr.post(message("consent.recorded"))
     rid = str(uuid.uuid4())
     await ehr.post(message("referral.made", referral_id=rid))
     forged = message("referral.accepted", referral_id=rid)
@@ -201,3 +205,28 @@ async def test_cli_post_prints_an_accepted_receipt(runtime: Runtime) -> None:
     )
     assert refused.returncode == 1
     assert json.loads(refused.stdout)["reason"] == "invalid_json"
+
+
+async def test_missed_response_deadlines_become_events_once(
+    runtime: Runtime, partner: Partner
+) -> None:
+    ehr = await partner("riverside-ehr")
+    await ehr.post(message("client.registered"))
+    await ehr.post(message("consent.recorded"))
+    rid = str(uuid.uuid4())
+    made = await ehr.post(message("referral.made", referral_id=rid))  # business date 2026-11-03
+    assert made.status == "accepted", made.summary
+    await care_plan(runtime, lambda p: referral_status(p, rid) == "requested")
+    assert runtime.deadlines is not None
+
+    assert await asyncio.to_thread(runtime.deadlines.check, date(2026, 11, 5)) == 0
+    assert await asyncio.to_thread(runtime.deadlines.check, date(2026, 11, 6)) == 1
+    assert await asyncio.to_thread(runtime.deadlines.check, date(2026, 11, 6)) == 0
+    plan = await care_plan(runtime, lambda p: any(r["missed_deadlines"] for r in p["referrals"]))
+    assert plan["referrals"][0]["missed_deadlines"] == ["response-due"]
+    assert plan["referrals"][0]["status"] == "requested"  # a missed deadline is not a state
+
+    assert await asyncio.to_thread(runtime.deadlines.check, date(2026, 11, 30)) == 1
+    plan = await care_plan(runtime, lambda p: len(p["referrals"][0]["missed_deadlines"]) == 2)
+    watcher = plan["referrals"][0]["history"][-1]
+    assert watcher["actor"]["role"] == "system" and watcher["kind"] == "response-deadline"

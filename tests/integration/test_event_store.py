@@ -42,12 +42,13 @@ def app(open_app) -> CareLoop:  # type: ignore[no-untyped-def]
 
 def registered(app: CareLoop) -> None:
     execute(app, parsed("client.registered"))
+    execute(app, parsed("consent.recorded"))  # housing referrals need it
 
 
 def test_message_stores_its_events_and_ledger_entry_in_one_step(app: CareLoop) -> None:
     outcome = execute(app, parsed("client.registered"))
     assert len(outcome.event_ids) == 1 and not outcome.duplicate
-    assert app.head_position() == 2  # the domain event and its ledger entry
+    assert app.head_position() == 2  # the ledger entry and the domain event
     assert outcome.last_position == 2
 
 

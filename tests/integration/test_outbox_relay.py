@@ -44,6 +44,7 @@ def post(app: CareLoop, message_type: str, **payload: Any) -> None:
 def story(app: CareLoop, referrals: int) -> None:
     cid = uuid.uuid4()
     post(app, "client.registered", client_id=cid)
+    post(app, "consent.recorded", client_id=cid)
     for _ in range(referrals):
         rid = uuid.uuid4()
         post(app, "referral.made", referral_id=rid, client_id=cid)
@@ -72,7 +73,7 @@ async def test_every_domain_event_is_published_once_in_store_order(
     story(app, referrals=3)
     await drain(OutboxRelay(app, nc.jetstream(), settings.stream_events, 0.05))
     events = await published(nc, settings.stream_events)
-    assert [e["event_type"] for _, e in events] == ["client.registered"] + [
+    assert [e["event_type"] for _, e in events] == ["client.registered", "client.consent_recorded"] + [
         "referral.made", "referral.accepted"] * 3
     positions = [p for p, _ in events]
     assert positions == sorted(positions) and len(set(positions)) == len(positions)
@@ -89,7 +90,7 @@ async def test_a_restarted_relay_neither_skips_nor_floods(
     restarted = OutboxRelay(app, nc.jetstream(), settings.stream_events, 0.05)
     await drain(restarted)
     events = await published(nc, settings.stream_events)
-    assert len(events) == 2 * (1 + 2 * 2)
+    assert len(events) == 2 * (2 + 2 * 2)
     assert len({e["event_id"] for _, e in events}) == len(events)
     assert restarted.position == app.head_position()
 
@@ -110,6 +111,6 @@ async def test_two_relays_racing_do_not_double_or_interleave(
 
     await asyncio.gather(run_relay(), run_relay())
     events = await published(nc, settings.stream_events)
-    assert len(events) == 1 + 2 * 10
+    assert len(events) == 2 + 2 * 10
     positions = [p for p, _ in events]
     assert positions == sorted(set(positions))

@@ -11,15 +11,15 @@ from services.settings import Settings
 from services.view_stores import open_view_store
 
 
-def counter(doc: dict[str, Any] | None, event: dict[str, Any]) -> dict[str, Any]:
+def counter(doc: dict[str, Any] | None, event: dict[str, Any], key: str) -> dict[str, Any]:
     doc = doc or {"n": 0, "seen": []}
     if event.get("explode"):
         raise RuntimeError("projection bug")
     return {"n": doc["n"] + 1, "seen": [*doc["seen"], event["position"]]}
 
 
-def key(event: dict[str, Any]) -> str:
-    return str(event["k"])
+def key(event: dict[str, Any]) -> list[str]:
+    return [str(event["k"])]
 
 
 def batch(*seqs: int, explode_at: int | None = None) -> list[tuple[int, dict[str, Any]]]:

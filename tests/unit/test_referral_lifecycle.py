@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -15,7 +15,13 @@ from domain.errors import (
     OutcomeAlreadyAcknowledged,
 )
 from domain.provenance import Actor, Provenance
-from domain.referral import Referral, ReferralStatus
+from domain.referral import (
+    CancellationRule,
+    ConsentRequired,
+    DeadlineNotMissed,
+    Referral,
+    ReferralStatus,
+)
 
 S = ReferralStatus
 
@@ -29,11 +35,20 @@ def by(org: str, role: str = "clinical-social-worker") -> Provenance:
 
 
 REFERRER, RECIPIENT, STRANGER = by("riverside"), by("harbor", "housing-advocate"), by("elsewhere")
+SYSTEM = by("careloop", "system")
 
 
-def new_referral() -> Referral:
+class ConsentingClient:
+    def __init__(self, permits: bool = True) -> None:
+        self.id, self._permits = uuid.uuid4(), permits
+
+    def permits(self, role: str, organisation: str, purpose: str, category: str, on: date) -> bool:
+        return self._permits
+
+
+def new_referral(draft: bool = False) -> Referral:
     return Referral.make(uuid.uuid4(), uuid.uuid4(), "housing", "harbor", "needs housing",
-                         "routine", REFERRER)
+                         "routine", REFERRER, ConsentingClient(), draft=draft)
 
 
 STEPS: dict[str, Callable[[Referral, Provenance], None]] = {
@@ -80,16 +95,19 @@ ALLOWED = [
     ("put_on_hold", RECIPIENT, {S.ACCEPTED, S.IN_PROGRESS}, S.ON_HOLD),
     ("complete", RECIPIENT, {S.ACCEPTED, S.IN_PROGRESS, S.ON_HOLD}, S.COMPLETED),
     ("fail", RECIPIENT, {S.ACCEPTED, S.IN_PROGRESS, S.ON_HOLD}, S.FAILED),
-    ("cancel", REFERRER, {S.REQUESTED, S.RECEIVED, S.ACCEPTED, S.IN_PROGRESS, S.ON_HOLD},
-     S.CANCELLED),
+    ("cancel", REFERRER, {S.REQUESTED, S.RECEIVED}, S.CANCELLED),
+    ("cancel", RECIPIENT, {S.ACCEPTED, S.IN_PROGRESS, S.ON_HOLD}, S.CANCELLED),
     ("entered_in_error", REFERRER,
      {S.REQUESTED, S.RECEIVED, S.ACCEPTED, S.IN_PROGRESS, S.ON_HOLD}, S.ENTERED_IN_ERROR),
 ]
-CASES = [(step, who, start, start in ok, end) for step, who, ok, end in ALLOWED for start in PATHS]
+CASES = [(step, who, start, start in ok, end) for step, who, ok, end in ALLOWED for start in PATHS
+         if not (step == "cancel" and start not in ok and any(
+             start in ok2 for s2, _, ok2, _ in ALLOWED if s2 == "cancel"))]
 
 
 @pytest.mark.parametrize(("step", "who", "start", "allowed", "end"), CASES,
-                         ids=[f"{c[0]}-from-{c[2].value}" for c in CASES])
+                         ids=[f"{c[0]}-by-{c[1].actor.organisation}-from-{c[2].value}"
+                              for c in CASES])
 def test_each_step_is_allowed_exactly_from_its_states(step, who, start, allowed, end) -> None:  # type: ignore[no-untyped-def]
     referral = referral_in(start)
     version = referral.version
@@ -122,10 +140,114 @@ def test_referral_cannot_be_cancelled_by_the_recipient_before_acceptance() -> No
         new_referral().cancel("not ours", RECIPIENT)
 
 
-def test_either_side_may_cancel_an_accepted_referral_but_not_a_stranger() -> None:
-    referral_in(S.ACCEPTED).cancel("client moved", RECIPIENT)
+def test_referrer_cannot_cancel_an_accepted_referral_in_one_step() -> None:
+    with pytest.raises(NotReferralParty):
+        referral_in(S.ACCEPTED).cancel("changed my mind", REFERRER)
     with pytest.raises(NotReferralParty):
         referral_in(S.ACCEPTED).cancel("meddling", STRANGER)
+
+
+@pytest.mark.parametrize("late", [S.ACCEPTED, S.IN_PROGRESS, S.ON_HOLD])
+def test_accepted_referral_is_cancelled_in_two_phases(late: ReferralStatus) -> None:
+    referral = referral_in(late)
+    referral.request_cancellation("client moved away", REFERRER)
+    assert referral.cancellation_pending and referral.status is late
+    referral.confirm_cancellation(RECIPIENT)
+    assert referral.status is S.CANCELLED and not referral.cancellation_pending
+
+
+def test_recipient_may_decline_a_cancellation_request_and_carry_on() -> None:
+    referral = referral_in(S.IN_PROGRESS)
+    referral.request_cancellation("client moved away", REFERRER)
+    referral.decline_cancellation("tenancy already signed", RECIPIENT)
+    assert referral.status is S.IN_PROGRESS and not referral.cancellation_pending
+    referral.complete("got-help", "signed", RECIPIENT)
+
+
+def test_cancellation_cannot_be_confirmed_when_nobody_asked() -> None:
+    with pytest.raises(CancellationRule):
+        referral_in(S.ACCEPTED).confirm_cancellation(RECIPIENT)
+
+
+def test_cancellation_cannot_be_requested_twice_or_before_acceptance() -> None:
+    referral = referral_in(S.ACCEPTED)
+    referral.request_cancellation("moved", REFERRER)
+    with pytest.raises(CancellationRule):
+        referral.request_cancellation("moved", REFERRER)
+    with pytest.raises(InvalidReferralTransition):
+        new_referral().request_cancellation("too early: just cancel", REFERRER)
+
+
+def test_only_the_recipient_confirms_a_cancellation() -> None:
+    referral = referral_in(S.ACCEPTED)
+    referral.request_cancellation("moved", REFERRER)
+    with pytest.raises(NotReferralParty):
+        referral.confirm_cancellation(REFERRER)
+
+
+def test_drafted_referral_is_requested_by_the_referrer_with_deadlines() -> None:
+    referral = new_referral(draft=True)
+    assert referral.status is S.DRAFT and referral.response_due is None
+    with pytest.raises(NotReferralParty):
+        referral.request(ConsentingClient(), RECIPIENT)
+    referral.request(ConsentingClient(), REFERRER)
+    assert referral.status is S.REQUESTED
+    # 2026-11-20 is a Friday: 2 business days is Tuesday, 14 is the Wednesday after next
+    assert referral.response_due == date(2026, 11, 24)
+    assert referral.response_deadline == date(2026, 12, 10)
+
+
+@pytest.mark.parametrize("draft", [False, True])
+def test_referral_to_housing_without_consent_is_refused(draft: bool) -> None:
+    refusing = ConsentingClient(permits=False)
+    if draft:
+        referral = new_referral(draft=True)
+        with pytest.raises(ConsentRequired) as refused:
+            referral.request(refusing, REFERRER)
+        assert referral.status is S.DRAFT
+    else:
+        with pytest.raises(ConsentRequired) as refused:
+            Referral.make(uuid.uuid4(), uuid.uuid4(), "benefits", "benefits-org", "appeal",
+                          "routine", REFERRER, refusing)
+    assert refused.value.field == "payload.to_organisation"
+
+
+def test_referral_to_psychiatry_needs_no_extra_consent() -> None:
+    referral = Referral.make(uuid.uuid4(), uuid.uuid4(), "psychiatry", "riverside-psych",
+                             "medication review", "routine", REFERRER,
+                             ConsentingClient(permits=False))
+    assert referral.status is S.REQUESTED
+
+
+@pytest.mark.parametrize("status", [S.ACCEPTED, S.IN_PROGRESS, S.ON_HOLD])
+def test_recipient_sends_interim_updates_without_changing_state(status: ReferralStatus) -> None:
+    referral = referral_in(status)
+    referral.send_interim_update("application lodged, awaiting panel", RECIPIENT)
+    assert referral.status is status
+
+
+def test_interim_update_needs_an_open_accepted_referral() -> None:
+    with pytest.raises(InvalidReferralTransition):
+        new_referral().send_interim_update("not yet", RECIPIENT)
+
+
+def test_missed_response_deadlines_are_recorded_once_and_only_when_missed() -> None:
+    referral = new_referral()  # requested on Friday 2026-11-20: due 11-24, deadline 12-10
+    with pytest.raises(DeadlineNotMissed):
+        referral.record_missed_deadline("response-due", date(2026, 11, 24), SYSTEM)
+    referral.record_missed_deadline("response-due", date(2026, 11, 25), SYSTEM)
+    assert referral.missed_deadlines == ["response-due"] and referral.status is S.REQUESTED
+    with pytest.raises(DeadlineNotMissed):
+        referral.record_missed_deadline("response-due", date(2026, 11, 26), SYSTEM)
+    referral.receive(RECIPIENT)  # acknowledged, but still no decision
+    referral.record_missed_deadline("response-deadline", date(2026, 12, 11), SYSTEM)
+    assert referral.missed_deadlines == ["response-due", "response-deadline"]
+
+
+def test_a_decided_referral_misses_no_deadline() -> None:
+    referral = referral_in(S.ACCEPTED)
+    with pytest.raises(DeadlineNotMissed):
+        referral.record_missed_deadline("response-deadline", date(2027, 6, 1), SYSTEM)
 
 
 def test_rejection_needs_a_reason() -> None:
