@@ -25,7 +25,7 @@ class Disclosure(Aggregate):
     @event("Recorded")
     def __init__(
         self,
-        id: UUID,  # noqa: A002 - chosen by the reader's request, so a retried write is one read
+        id: UUID,  # chosen by the reader's request, so a retried write is one read
         client_id: UUID,
         viewer_id: str,
         viewer_role: str,
