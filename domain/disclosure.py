@@ -13,6 +13,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import DomainError
+from domain.provenance import Provenance
 
 PURPOSES = ("treatment", "care-coordination", "audit", "emergency")
 
@@ -35,6 +36,7 @@ class Disclosure(Aggregate):
         break_glass_reason: str | None,
         channel: str,
         read_at: datetime,
+        provenance: Provenance,
     ) -> None:
         self.client_id = client_id
         self.viewer_id, self.viewer_role = viewer_id, viewer_role
@@ -44,14 +46,16 @@ class Disclosure(Aggregate):
         self.read_at = read_at
 
     @classmethod
-    def record(cls, disclosure_id: UUID, client_id: UUID, viewer_id: str, viewer_role: str,
-               viewer_organisation: str, view: str, purpose: str,
-               break_glass_reason: str | None, channel: str, read_at: datetime) -> Disclosure:
-        """``channel`` is how it was read (http, nats); ``read_at`` comes from the service edge."""
+    def record(cls, disclosure_id: UUID, client_id: UUID, view: str, purpose: str,
+               break_glass_reason: str | None, channel: str, provenance: Provenance
+               ) -> Disclosure:
+        """``channel`` is how it was read (http, nats, cli); the reader is the provenance's
+        actor and the time of the read its ``occurred_at``, both from the service edge."""
+        reader = provenance.actor
         if purpose == "emergency" and not (break_glass_reason or "").strip():
             raise BreakGlassReasonRequired("break-glass access needs a stated reason",
                                            field="break_glass_reason")
-        return cls(id=disclosure_id, client_id=client_id, viewer_id=viewer_id,
-                   viewer_role=viewer_role, viewer_organisation=viewer_organisation, view=view,
+        return cls(id=disclosure_id, client_id=client_id, viewer_id=reader.id,
+                   viewer_role=reader.role, viewer_organisation=reader.organisation, view=view,
                    purpose=purpose, break_glass_reason=break_glass_reason, channel=channel,
-                   read_at=read_at)
+                   read_at=provenance.occurred_at, provenance=provenance)

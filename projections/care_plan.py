@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from projections import (
+    care_plan_access,
     care_plan_client,
     care_plan_clinical,
     care_plan_conferences,
@@ -29,11 +30,15 @@ FOLDERS: dict[str, Callable[[Doc, Doc], None]] = {
     "care_plan": care_plan_items.apply,
     "clinical_record": care_plan_clinical.apply,
     "case_conference": care_plan_conferences.apply,
+    "break_glass_access": care_plan_access.apply,
 }
 
 
 def keys_of(event: Doc) -> list[str]:
-    """The client documents an event touches: its client, or the clients it names."""
+    """The client documents an event touches: its client, or the clients it names. Reads
+    (disclosures) change no care plan."""
+    if event["event_type"].startswith("disclosure."):
+        return []
     if event.get("client_id"):
         return [str(event["client_id"])]
     return [str(c) for c in (event.get("data") or {}).get("client_ids") or []]
@@ -58,5 +63,6 @@ def apply(plan: Doc | None, event: Doc, client_id: str) -> Doc:
 
 def as_response(plan: Doc) -> Doc:
     """The plan as served: referrals as a list, oldest first."""
-    referrals = sorted(plan["referrals"].values(), key=lambda r: r["requested_at"] or "")
+    referrals = sorted((plan.get("referrals") or {}).values(),
+                       key=lambda r: r["requested_at"] or "")
     return {**plan, "referrals": referrals}

@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,7 @@ import structlog
 import typer
 from rich.console import Console
 
+from services.access_tokens import ROLES, Caller, issue, secret_for
 from services.settings import Settings
 from services.structured_logging import configure_logging
 
@@ -63,8 +65,10 @@ async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) ->
                 out.print(f"  demo: {receipt.message_type}: {receipt.status} - {receipt.summary}")
             client = json.loads((Path(__file__).parent.parent / "contracts/examples/client.registered.json").read_text())
             cid = client["payload"]["client_id"]
-            if runtime.http_url:
-                out.print(f"  try: curl -H 'X-Careloop-User: c1' -H 'X-Careloop-Role: coordinator' "
+            if runtime.http_url and runtime.token_secret:
+                token = issue(runtime.token_secret, Caller("co-5001", "coordinator", "riverside-cmhc"),
+                              timedelta(hours=8), settings.token_issuer)
+                out.print(f"  try: curl -H 'Authorization: Bearer {token}' "
                           f"{runtime.http_url}/clients/{cid}/care-plan")
         await stop.wait()
     finally:
@@ -121,6 +125,23 @@ async def _post(url: str, stream: str, source: str, message_type: str, body: byt
         return await client.post_raw(body, message_type, timeout)
     finally:
         await client.close()
+
+
+@app.command()
+def token(
+    user: Annotated[str, typer.Option(help="The person's id.")],
+    role: Annotated[str, typer.Option(help=", ".join(ROLES))],
+    organisation: Annotated[str, typer.Option(help="The organisation they act for.")],
+    minutes: Annotated[int, typer.Option(help="Lifetime of the token.")] = 480,
+) -> None:
+    """Issue an access token (needs CARELOOP_TOKEN_SECRET, or embedded mode's own secret)."""
+    settings = Settings()
+    secret = secret_for(settings.token_secret, settings.data_dir, create=False)
+    try:
+        out.print(issue(secret, Caller(user, role, organisation), timedelta(minutes=minutes),
+                        settings.token_issuer), soft_wrap=True)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from e
 
 
 @app.command()

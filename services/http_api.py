@@ -1,34 +1,30 @@
-"""The HTTP face for coordinators and the clinical team: care plans and health.
+"""The HTTP face for the care team, coordinators and auditors: role views, worklists, health.
 
-Callers identify themselves with development headers for now (``X-Careloop-User``,
-``X-Careloop-Role``, ``X-Careloop-Organisation``); signed credentials replace them in the
-access issue. Only roles whose view is the full care plan may read it; others get 403
-until their minimum-necessary views exist.
+Callers present a signed bearer token (``careloop token`` issues them). A missing, unknown
+or expired token gets 401; a role asking outside its rights 403; neither says whether the
+client exists. Every read is recorded before its data is sent.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI must see the route annotations, which
+# refer to names local to create_http_app, as objects.
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import structlog
-from fastapi import Depends, FastAPI, Header, HTTPException, Response
-from pydantic import BaseModel
+from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Query, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 
-from projections import care_plan
-from projections.view_store import ViewStore
+from services.access_tokens import Caller, InvalidToken, verify
+from services.care_queries import WORKLISTS, CareQueries, QueryRefused
 
 log = structlog.get_logger("careloop.http")
 
-FULL_PLAN_ROLES = {"coordinator", "clinical-social-worker", "psychiatrist"}
-
-
-class Caller(BaseModel):
-    user: str
-    role: str
-    organisation: str | None = None
+Purpose = Literal["treatment", "care-coordination", "audit"]
+bearer = HTTPBearer(auto_error=False, description="A token from `careloop token`.")
 
 
 class HealthProbe(BaseModel):
@@ -39,26 +35,45 @@ class HealthProbe(BaseModel):
     projection: dict[str, Any]
 
 
-def caller(
-    x_careloop_user: Annotated[str | None, Header(description="Development identity: user id")] = None,
-    x_careloop_role: Annotated[str | None, Header(description="Development identity: role")] = None,
-    x_careloop_organisation: Annotated[str | None, Header()] = None,
-) -> Caller:
-    if not x_careloop_user or not x_careloop_role:
-        raise HTTPException(
-            401, "identify yourself with the X-Careloop-User and X-Careloop-Role headers"
-        )
-    return Caller(user=x_careloop_user, role=x_careloop_role, organisation=x_careloop_organisation)
+class BreakGlassRequest(BaseModel):
+    reason: str = Field(min_length=10, max_length=2000,
+                        description="The emergency, in words an auditor will read.")
 
 
 def create_http_app(
-    views: ViewStore, health: Callable[[], Awaitable[HealthProbe]]
+    queries: CareQueries, token_secret: str, health: Callable[[], Awaitable[HealthProbe]],
+    issuer: str = "careloop",
 ) -> FastAPI:
     api = FastAPI(
         title="careloop",
         version="0.1.0",
-        description="Care-plan views and worklists for interdisciplinary care teams.",
+        description="Care-plan views per role, worklists and health for interdisciplinary "
+                    "care teams. Every read is recorded.",
     )
+
+    def caller(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Caller:
+        if credentials is None:
+            raise HTTPException(401, "a bearer token is required",
+                                headers={"WWW-Authenticate": "Bearer"})
+        try:
+            who = verify(token_secret, credentials.credentials, issuer)
+        except InvalidToken:
+            raise HTTPException(401, "invalid or expired token",
+                                headers={"WWW-Authenticate": "Bearer"}) from None
+        structlog.contextvars.bind_contextvars(user=who.user, role=who.role)
+        return who
+
+    Who = Annotated[Caller, Depends(caller)]
+    PurposeHeader = Annotated[Purpose | None, Header(
+        alias="X-Careloop-Purpose", description="Why you read; defaults by role.")]
+
+    async def answer(call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+        try:
+            return await call
+        except QueryRefused as refused:
+            raise HTTPException(refused.status, refused.detail) from None
 
     @api.get("/health", response_model=HealthProbe)
     async def get_health(response: Response) -> HealthProbe:
@@ -69,16 +84,38 @@ def create_http_app(
 
     @api.get("/clients/{client_id}/care-plan")
     async def get_care_plan(
-        client_id: UUID, who: Annotated[Caller, Depends(caller)]
+        client_id: UUID, who: Who, purpose: PurposeHeader = None,
+        access: Annotated[Literal["break-glass"] | None, Query(
+            description="'break-glass' after opening emergency access")] = None,
     ) -> dict[str, Any]:
-        structlog.contextvars.bind_contextvars(client_id=str(client_id), role=who.role)
-        if who.role not in FULL_PLAN_ROLES:
-            # Same answer whether or not the client exists: a refusal reveals nothing.
-            raise HTTPException(403, f"role '{who.role}' has no care-plan view yet")
-        plan = await asyncio.to_thread(views.get, care_plan.VIEW, str(client_id))
-        if plan is None:
-            raise HTTPException(404, f"no care plan for client {client_id}")
-        log.info("care_plan_read", user=who.user)
-        return care_plan.as_response(plan)
+        structlog.contextvars.bind_contextvars(client_id=str(client_id))
+        return await answer(queries.care_plan(who, client_id, purpose=purpose, access=access))
+
+    @api.post("/clients/{client_id}/break-glass")
+    async def post_break_glass(
+        client_id: UUID, who: Who, request: Annotated[BreakGlassRequest, Body()],
+    ) -> dict[str, Any]:
+        structlog.contextvars.bind_contextvars(client_id=str(client_id))
+        log.warning("break_glass_opened")
+        return await answer(queries.open_break_glass(who, client_id, request.reason))
+
+    @api.get("/clients/{client_id}/psychotherapy-notes")
+    async def get_own_notes(client_id: UUID, who: Who,
+                            purpose: PurposeHeader = None) -> dict[str, Any]:
+        structlog.contextvars.bind_contextvars(client_id=str(client_id))
+        return await answer(queries.own_notes(who, client_id, purpose))
+
+    @api.get("/worklists/{name}")
+    async def get_worklist(
+        name: Annotated[str, Path(description=", ".join(WORKLISTS))],
+        who: Who,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        client_id: UUID | None = None,
+        party: Annotated[str | None, Query(description="organisation or owner waited on")] = None,
+        as_of: Annotated[date | None, Query(description="judge 'overdue' as of this date")] = None,
+    ) -> dict[str, Any]:
+        return await answer(queries.worklist(who, name, limit=limit, offset=offset,
+                                             client_id=client_id, who=party, today=as_of))
 
     return api

@@ -17,8 +17,8 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from projections import care_plan
-from projections.view_store import Apply, KeysOf, ViewStore
+from projections import care_plan, care_plan_derived
+from projections.view_store import Apply, Derive, KeysOf, ViewStore
 from services.streams import EVENTS_ROOT
 
 log = structlog.get_logger("careloop.projector")
@@ -30,9 +30,11 @@ class Projection:
     view: str
     apply: Apply
     keys_of: KeysOf
+    derive: Derive | None = None
 
 
-CARE_PLAN = Projection("care_plan_v1", care_plan.VIEW, care_plan.apply, care_plan.keys_of)
+CARE_PLAN = Projection("care_plan_v1", care_plan.VIEW, care_plan.apply, care_plan.keys_of,
+                       care_plan_derived.derive)
 
 
 class Projector:
@@ -73,7 +75,8 @@ class Projector:
                     continue
                 items = [(m.metadata.sequence.stream, json.loads(m.data)) for m in msgs]
                 p = self.projection
-                await asyncio.to_thread(self.store.apply_batch, p.name, p.view, items, p.apply, p.keys_of)
+                await asyncio.to_thread(self.store.apply_batch, p.name, p.view, items, p.apply,
+                                        p.keys_of, p.derive)
                 await msgs[-1].ack()
                 backoff = 0.5
             except Exception as e:  # NATS away, database away: retry from the recorded position

@@ -4,6 +4,7 @@ projector and api, with an embedded nats-server when no ``NATS_URL`` is given.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from collections.abc import Iterator
@@ -18,12 +19,16 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NATS
 
 from projections.view_store import ViewStore
+from services.access_tokens import secret_for
 from services.care_app import CareLoop, create_care_app
+from services.care_queries import CareQueries
 from services.deadline_watcher import DeadlineWatcher
+from services.disclosure_recorder import DisclosureRecorder
 from services.embedded_nats import EmbeddedNats, free_port
 from services.event_store_config import eventsourcing_env
 from services.http_api import HealthProbe, create_http_app
 from services.ingest import Ingest
+from services.nats_queries import NatsQueries
 from services.outbox_relay import OutboxRelay, stream_position
 from services.projector import CARE_PLAN, Projector
 from services.settings import Settings
@@ -58,6 +63,9 @@ class Runtime:
     _broker: NatsBroker | None = None
     _http: _EmbeddedUvicorn | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    token_secret: str | None = None
+    disclosures: DisclosureRecorder | None = None
+    _nats_queries: NatsQueries | None = None
 
     async def start(self) -> Runtime:
         s = self.settings
@@ -104,8 +112,14 @@ class Runtime:
 
     async def _start_http(self) -> None:
         s = self.settings
-        assert self.views is not None
-        api = create_http_app(self.views, self.health)
+        assert self.views is not None and self.app is not None and self._nc is not None
+        self.token_secret = secret_for(s.token_secret, s.data_dir, create=self._nats is not None)
+        self.disclosures = DisclosureRecorder(self.app, s.disclosure_batch_ms)
+        self.disclosures.start()
+        queries = CareQueries(self.app, self.views, self.disclosures, s.break_glass_minutes)
+        self._nats_queries = NatsQueries(self._nc, queries, self.token_secret, s.token_issuer)
+        await self._nats_queries.start()
+        api = create_http_app(queries, self.token_secret, self.health, s.token_issuer)
         # Embedded mode takes another port when the configured one is busy (and says which).
         port = free_port(s.http_port, s.http_host) if self._nats else s.http_port
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -163,6 +177,9 @@ class Runtime:
                 await self._broker.stop()
             except Exception as e:  # NATS already gone: nothing left to drain
                 log.warning("broker_stop_failed", error=type(e).__name__)
+        if self._nats_queries is not None:
+            with contextlib.suppress(Exception):
+                await self._nats_queries.stop()
         if self._http is not None:
             self._http.should_exit = True
         for task in self._tasks:
@@ -172,6 +189,8 @@ class Runtime:
                 task.cancel()
             except Exception:
                 log.exception("component_stop_failed")
+        if self.disclosures is not None:
+            await self.disclosures.stop()
         if self._nc is not None:
             try:
                 await self._nc.close()

@@ -39,9 +39,11 @@ class Settings(BaseSettings):
     deadline_check_seconds: float = 60.0
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
-    dev_auth: bool = Field(
-        default=True, description="Accept the X-Careloop-User/-Role development headers."
-    )
+    token_secret: str | None = Field(
+        default=None, description="HMAC secret for access tokens; embedded mode makes one.")
+    token_issuer: str = "careloop"
+    break_glass_minutes: int = 60
+    disclosure_batch_ms: float = 5.0
 
     @property
     def resolved_sqlite_path(self) -> Path:

@@ -68,6 +68,7 @@ def base_settings(tmp_path: Path, store_kind: str, request: pytest.FixtureReques
         "http_port": 0,
         "relay_poll_seconds": 0.05,
         "log_format": "json",
+        "token_secret": f"test-secret-{uuid.uuid4().hex}",
     }
     if store_kind == "postgres":
         values.update(PG, postgres_schema=request.getfixturevalue("pg_schema"))

@@ -22,3 +22,14 @@ def message(message_type: str, **payload: Any) -> dict[str, Any]:
     m["payload"] = {**m["payload"], **{k: str(v) if isinstance(v, uuid.UUID) else v
                                        for k, v in payload.items()}}
     return m
+
+
+def bearer(secret: str, user: str = "co-5001", role: str = "coordinator",
+           organisation: str = "riverside-cmhc") -> dict[str, str]:
+    """An Authorization header for a person in a role, signed with the runtime's secret."""
+    from datetime import timedelta
+
+    from services.access_tokens import Caller, issue
+
+    return {"Authorization": "Bearer " + issue(secret, Caller(user, role, organisation),
+                                               timedelta(minutes=30))}

@@ -45,3 +45,14 @@ def test_every_event_is_in_the_committed_list() -> None:
     committed = set(LIST.read_text().split())
     new = current_topics() - committed
     assert not new, f"new events: add them to {LIST.name}: {sorted(new)}"
+
+
+def test_every_stored_domain_event_says_who_acted_and_when() -> None:
+    """Provenance (actor, business time, message) is on every event that leaves careloop."""
+    import dataclasses
+
+    from eventsourcing.utils import resolve_topic
+
+    missing = [t for t in current_topics() if t.startswith("domain.")
+               and "provenance" not in {f.name for f in dataclasses.fields(resolve_topic(t))}]
+    assert missing == []

@@ -1,0 +1,240 @@
+"""Each role, authenticated, gets exactly its view, over HTTP and NATS; every read is
+recorded. Real nats-server, both stores."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+from eventsourcing.utils import get_topic
+
+from domain.disclosure import Disclosure
+from services.runtime import Runtime
+from tests.e2e.test_care_story import Team
+from tests.helpers import CLIENT_ID, bearer
+
+SW = ("sw-1042", "clinical-social-worker", "riverside-cmhc")
+PSY = ("psy-3307", "psychiatrist", "riverside-cmhc")
+HOUSING = ("ha-207", "housing-advocate", "harbor-housing")
+BENEFITS = ("ba-88", "benefits-advocate", "county-benefits")
+COORD = ("co-5001", "coordinator", "riverside-cmhc")
+AUDITOR = ("au-1", "auditor", "county-compliance")
+NOTE_TEXT = "Session 2 of CBT"
+SUD_TEXT = "alcohol treatment"
+SHELTER = "Confidential shelter address"
+
+
+@pytest.fixture
+async def story(runtime: Runtime) -> AsyncIterator[Team]:
+    """Client with a team (sw, housing advocate, benefits advocate), a housing consent, and
+    every kind of sensitive fact."""
+    team = Team(runtime)
+    for step in ("client.registered", "care_team.member_added", "consent.recorded",
+                 "client.contact_updated", "need.identified", "goal.set", "referral.made",
+                 "screening.recorded", "risk_flag.raised", "diagnosis.recorded",
+                 "medication.recorded", "psychotherapy_note.recorded",
+                 "substance_use_treatment.recorded"):
+        await team.ok(step)
+    for member_id, role, org in (SW, BENEFITS):
+        await team.ok("care_team.member_added", member_id=member_id, role=role,
+                      organisation=org)
+    await wait_projected(runtime, SW, lambda v: "benefits-advocate" in json.dumps(
+        v.get("care_team")) and v.get("diagnoses"))
+    yield team
+    for client in team.clients.values():
+        await client.close()
+
+
+async def get(runtime: Runtime, who: tuple[str, str, str], path: str = "",
+              **params: Any) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=runtime.http_url or "") as http:
+        return await http.get(path or f"/clients/{CLIENT_ID}/care-plan", params=params,
+                              headers=bearer(runtime.token_secret or "", *who))
+
+
+async def wait_projected(runtime: Runtime, who: tuple[str, str, str], until: Any) -> dict[str, Any]:
+    for _ in range(200):
+        r = await get(runtime, who)
+        if r.status_code == 200 and until(r.json()):
+            return r.json()  # type: ignore[no-any-return]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never projected: {r.status_code} {r.text[:300]}")
+
+
+async def test_housing_advocate_sees_housing_only_and_no_clinical_picture(
+    runtime: Runtime, story: Team
+) -> None:
+    view = (await get(runtime, HOUSING)).json()
+    text = json.dumps(view)
+    assert [g["domain"] for g in view["goals"].values()] == ["housing"]
+    assert [r["to_service"] for r in view["referrals"]] == ["housing"]
+    for forbidden in ("F32.1", "sertraline", "PHQ-9", NOTE_TEXT, SUD_TEXT, SHELTER,
+                      "Passive suicidal"):
+        assert forbidden not in text, forbidden
+    assert view["safety_flag"] and "address" not in view["contact"]
+
+
+async def test_benefits_advocate_without_consent_sees_no_domain_data(
+    runtime: Runtime, story: Team
+) -> None:
+    view = (await get(runtime, BENEFITS)).json()
+    assert view["consent_required"] and "goals" not in view and "needs" not in view
+    assert view.get("referrals") == []
+
+
+async def test_advocate_off_the_caseload_is_refused_as_if_the_client_did_not_exist(
+    runtime: Runtime, story: Team
+) -> None:
+    stranger = ("ha-999", "housing-advocate", "harbor-housing")
+    known = await get(runtime, stranger)
+    unknown = await get(runtime, stranger, f"/clients/{uuid.uuid4()}/care-plan")
+    assert known.status_code == unknown.status_code == 403
+    assert known.json() == unknown.json()
+
+
+async def test_social_worker_sees_the_clinical_picture_but_no_notes_or_part2_data(
+    runtime: Runtime, story: Team
+) -> None:
+    view = (await get(runtime, SW)).json()
+    text = json.dumps(view)
+    assert "F32.1" in text and "sertraline" in text and view["screenings"][0]["items"]
+    assert SHELTER in text  # the clinical team may see the safe address
+    assert NOTE_TEXT not in text and SUD_TEXT not in text
+    assert "psychotherapy_notes" not in view and "substance_use" not in view
+
+
+async def test_psychotherapy_notes_are_read_by_their_author_only(
+    runtime: Runtime, story: Team
+) -> None:
+    path = f"/clients/{CLIENT_ID}/psychotherapy-notes"
+    own = (await get(runtime, SW, path)).json()
+    assert NOTE_TEXT in json.dumps(own)
+    other = await get(runtime, PSY, path)
+    assert NOTE_TEXT not in other.text
+    assert (await get(runtime, COORD, path)).status_code == 403
+
+
+async def test_coordinator_sees_summary_depth(runtime: Runtime, story: Team) -> None:
+    view = (await get(runtime, COORD)).json()
+    assert view["screening_trend"] == [{"instrument": "PHQ-9", "band": "moderate",
+                                        "date": "2026-11-04"}]
+    assert "screenings" not in view and "F32.1" not in json.dumps(view)
+    assert view["diagnoses"][0]["display"].startswith("Major depressive")
+    assert NOTE_TEXT not in json.dumps(view) and SUD_TEXT not in json.dumps(view)
+
+
+async def test_break_glass_opens_the_restricted_record_for_a_while_and_is_recorded(
+    runtime: Runtime, story: Team
+) -> None:
+    assert (await get(runtime, PSY)).status_code == 403  # not on this client's care team
+    assert (await get(runtime, PSY, access="break-glass")).status_code == 403
+    async with httpx.AsyncClient(base_url=runtime.http_url or "") as http:
+        opened = await http.post(
+            f"/clients/{CLIENT_ID}/break-glass", headers=bearer(runtime.token_secret or "", *PSY),
+            json={"reason": "Client brought to A&E unresponsive; need medication history."})
+        refused = await http.post(
+            f"/clients/{CLIENT_ID}/break-glass",
+            headers=bearer(runtime.token_secret or "", *HOUSING),
+            json={"reason": "I would like to see everything please."})
+    assert opened.status_code == 200 and refused.status_code == 403
+    view = (await get(runtime, PSY, access="break-glass")).json()
+    assert SUD_TEXT in json.dumps(view) and view["redisclosure_notice"]
+    assert NOTE_TEXT not in json.dumps(view)  # never psychotherapy notes, not even now
+    reads = await disclosures(runtime)
+    emergency = [r for r in reads if r.purpose == "emergency"]
+    assert emergency and "A&E" in (emergency[0].break_glass_reason or "")
+    auditor = await wait_projected(runtime, AUDITOR, lambda v: v.get("break_glass"))
+    assert auditor["break_glass"][0]["by"]["id"] == "psy-3307"
+
+
+async def test_revoking_consent_removes_the_data_from_the_advocates_view(
+    runtime: Runtime, story: Team
+) -> None:
+    assert (await get(runtime, HOUSING)).json()["goals"]
+    await story.ok("consent.revoked", reason="Client no longer wants Harbor involved.")
+    view = await wait_projected(runtime, HOUSING, lambda v: "consent_required" in v)
+    assert "goals" not in view and view["referrals"] == []
+
+
+async def disclosures(runtime: Runtime) -> list[Disclosure]:
+    assert runtime.app is not None
+    topic = get_topic(Disclosure.Recorded)
+    notes = await asyncio.to_thread(runtime.app.recorder.select_notifications, 1, 10_000,
+                                    None, [topic])
+    return [runtime.app.repository.get(n.originator_id) for n in notes]
+
+
+async def test_every_read_is_recorded_with_who_what_and_why(runtime: Runtime, story: Team) -> None:
+    before = len(await disclosures(runtime))
+    await get(runtime, HOUSING)
+    await get(runtime, COORD, "/worklists/overdue-referrals", as_of="2026-12-01")
+    refused = await get(runtime, ("ha-999", "housing-advocate", "harbor-housing"))
+    reads = (await disclosures(runtime))[before:]
+    assert refused.status_code == 403  # a refused read discloses nothing and records nothing
+    assert [(r.viewer_id, r.view, r.purpose) for r in reads] == [
+        ("ha-207", "care_plan.housing-advocate", "care-coordination"),
+        ("co-5001", "worklist:overdue-referrals", "care-coordination")]
+    assert all(str(r.client_id) == CLIENT_ID for r in reads)
+
+
+async def test_the_same_queries_answer_over_nats_request_reply(
+    runtime: Runtime, story: Team
+) -> None:
+    ehr = story.clients["riverside-ehr"]
+    secret = runtime.token_secret or ""
+
+    async def ask(query: str, **args: Any) -> dict[str, Any]:
+        reply = await ehr.nc.request(f"careloop.query.{query}", json.dumps(args).encode(),
+                                     timeout=10)
+        return json.loads(reply.data)  # type: ignore[no-any-return]
+
+    token = bearer(secret, *HOUSING)["Authorization"].split()[1]
+    over_nats = await ask("care_plan", token=token, client_id=CLIENT_ID)
+    over_http = (await get(runtime, HOUSING)).json()
+    assert over_nats["status"] == 200 and over_nats["body"] == over_http
+    assert (await ask("care_plan", token="forged", client_id=CLIENT_ID))["status"] == 401
+    stranger = bearer(secret, "ha-999", "housing-advocate", "harbor-housing")
+    assert (await ask("care_plan", token=stranger["Authorization"].split()[1],
+                      client_id=CLIENT_ID))["status"] == 403
+    coord = bearer(secret, *COORD)["Authorization"].split()[1]
+    worklist = await ask("worklist", token=coord, name="overdue-referrals", as_of="2026-12-01")
+    assert worklist["status"] == 200 and worklist["body"]["total"] == 1
+
+
+async def test_coordinator_worklists_are_paginated_filterable_and_coordinator_only(
+    runtime: Runtime, story: Team
+) -> None:
+    await story.ok("referral.made", referral_id=str(uuid.uuid4()))
+    await story.ok("task.added")  # due 2026-11-09
+    path = "/worklists/overdue-referrals"
+    page = await wait_until(runtime, path, lambda w: w["total"] == 2, as_of="2026-12-01",
+                            limit=1)
+    assert len(page["items"]) == 1 and page["items"][0]["to_service"] == "housing"
+    second = (await get(runtime, COORD, path, as_of="2026-12-01", limit=1, offset=1)).json()
+    assert second["items"][0]["referral_id"] != page["items"][0]["referral_id"]
+    early = (await get(runtime, COORD, path, as_of="2026-11-03")).json()
+    assert early["total"] == 0  # requested on 11-03: not overdue yet
+    other_party = (await get(runtime, COORD, path, as_of="2026-12-01", party="elsewhere")).json()
+    assert other_party["total"] == 0
+    actions = (await get(runtime, COORD, "/worklists/overdue-actions", as_of="2026-11-10")).json()
+    assert [i["title"] for i in actions["items"]] == [
+        "Gather income documents for the housing application"]
+    assert (await get(runtime, COORD, "/worklists/high-risk")).json()["total"] == 0
+    assert (await get(runtime, HOUSING, path)).status_code == 403
+    assert (await get(runtime, COORD, "/worklists/nonsense")).status_code == 404
+    assert date.fromisoformat(early["as_of"]) == date(2026, 11, 3)
+
+
+async def wait_until(runtime: Runtime, path: str, until: Any, **params: Any) -> dict[str, Any]:
+    for _ in range(200):
+        r = await get(runtime, COORD, path, **params)
+        if r.status_code == 200 and until(r.json()):
+            return r.json()  # type: ignore[no-any-return]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never: {r.status_code} {r.text[:300]}")
