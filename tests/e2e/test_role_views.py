@@ -15,9 +15,13 @@ import pytest
 from eventsourcing.utils import get_topic
 
 from domain.disclosure import Disclosure
+from projections import care_plan, role_views
+from projections.care_plan_derived import NOTES_VIEW
+from projections.view_store import SQLiteViewStore
 from services.runtime import Runtime
 from tests.e2e.test_care_story import Team
 from tests.helpers import CLIENT_ID, bearer
+from tests.rebuild import project
 
 SW = ("sw-1042", "clinical-social-worker", "riverside-cmhc")
 PSY = ("psy-3307", "psychiatrist", "riverside-cmhc")
@@ -238,3 +242,29 @@ async def wait_until(runtime: Runtime, path: str, until: Any, **params: Any) -> 
             return r.json()  # type: ignore[no-any-return]
         await asyncio.sleep(0.05)
     raise AssertionError(f"never: {r.status_code} {r.text[:300]}")
+
+
+async def test_views_rebuilt_from_the_event_store_equal_the_live_views(
+    runtime: Runtime, story: Team, tmp_path: Any
+) -> None:
+    await get(runtime, HOUSING)  # reads, too, are events: the rebuild must ignore them alike
+    assert runtime.app is not None and runtime.views is not None
+    for _ in range(200):
+        head = await asyncio.to_thread(runtime.app.head_position)
+        live_position = await asyncio.to_thread(runtime.views.position, "care_plan_v1")
+        if live_position.store_position >= head:
+            break
+        await asyncio.sleep(0.05)
+    rebuilt = SQLiteViewStore(tmp_path / "rebuilt.sqlite3")
+    try:
+        await asyncio.to_thread(project, runtime.app, rebuilt, None)
+        names = [care_plan.VIEW] + [role_views.view_name(r) for r in role_views.ROLE_VIEWS]
+        for name in names:
+            live = await asyncio.to_thread(runtime.views.get, name, CLIENT_ID)
+            assert live is not None
+            assert rebuilt.get(name, CLIENT_ID) == live, name
+        notes_key = f"{CLIENT_ID}:sw-1042"
+        assert rebuilt.get(NOTES_VIEW, notes_key) == await asyncio.to_thread(
+            runtime.views.get, NOTES_VIEW, notes_key)
+    finally:
+        rebuilt.close()
