@@ -47,7 +47,7 @@ async def care_plan(runtime: Runtime, until: Callable[[dict[str, Any]], bool]) -
     """GET the care plan until it shows what the test waits for (projection is async)."""
     headers = bearer(runtime.token_secret or "")
     async with httpx.AsyncClient(base_url=runtime.http_url or "") as http:
-        for _ in range(200):
+        for _ in range(600):  # generous: the machine may be busy
             r = await http.get(f"/clients/{CLIENT_ID}/care-plan", headers=headers)
             if r.status_code == 200 and until(r.json()):
                 return r.json()  # type: ignore[no-any-return]
@@ -145,9 +145,9 @@ async def test_health_reports_nats_store_and_zero_lag_once_caught_up(
     await ehr.post(message("client.registered"))
     await care_plan(runtime, lambda p: p["client"] is not None)
     async with httpx.AsyncClient(base_url=runtime.http_url or "") as http:
-        for _ in range(100):  # the reads above were recorded: wait until those are projected
+        for _ in range(600):  # the reads above were recorded: wait until those are projected
             health = (await http.get("/health")).json()
-            if health["projection"]["lag"] == 0:
+            if health["projection"]["lag"] == 0 and health["relay"]["lag"] == 0:
                 break
             await asyncio.sleep(0.05)
         spec = (await http.get("/openapi.json")).json()

@@ -63,7 +63,7 @@ async def get(runtime: Runtime, who: tuple[str, str, str], path: str = "",
 
 
 async def wait_projected(runtime: Runtime, who: tuple[str, str, str], until: Any) -> dict[str, Any]:
-    for _ in range(200):
+    for _ in range(600):
         r = await get(runtime, who)
         if r.status_code == 200 and until(r.json()):
             return r.json()  # type: ignore[no-any-return]
@@ -236,7 +236,7 @@ async def test_coordinator_worklists_are_paginated_filterable_and_coordinator_on
 
 
 async def wait_until(runtime: Runtime, path: str, until: Any, **params: Any) -> dict[str, Any]:
-    for _ in range(200):
+    for _ in range(600):
         r = await get(runtime, COORD, path, **params)
         if r.status_code == 200 and until(r.json()):
             return r.json()  # type: ignore[no-any-return]
@@ -249,7 +249,7 @@ async def test_views_rebuilt_from_the_event_store_equal_the_live_views(
 ) -> None:
     await get(runtime, HOUSING)  # reads, too, are events: the rebuild must ignore them alike
     assert runtime.app is not None and runtime.views is not None
-    for _ in range(200):
+    for _ in range(600):
         head = await asyncio.to_thread(runtime.app.head_position)
         live_position = await asyncio.to_thread(runtime.views.position, "care_plan_v1")
         if live_position.store_position >= head:
