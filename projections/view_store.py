@@ -22,6 +22,12 @@ KeysOf = Callable[[Doc], list[str]]
 """The documents of a view an event touches (a conference event may touch several)."""
 
 
+ALIASES_DDL = ("CREATE TABLE IF NOT EXISTS view_aliases ("
+               " alias TEXT PRIMARY KEY, target TEXT NOT NULL)")
+RESOLVE = "COALESCE((SELECT target FROM view_aliases WHERE alias=%s), %s)"
+"""A view name as readers see it → the namespace that holds it now (a rebuild's switch)."""
+
+
 @dataclass(frozen=True)
 class Position:
     stream_seq: int = 0
@@ -73,6 +79,7 @@ class SQLiteViewStore:
                 "CREATE TABLE IF NOT EXISTS projection_positions ("
                 " projection TEXT PRIMARY KEY, stream_seq INTEGER NOT NULL,"
                 " store_position INTEGER NOT NULL);"
+                f"{ALIASES_DDL};"
             )
 
     def position(self, projection: str) -> Position:
@@ -86,14 +93,16 @@ class SQLiteViewStore:
     def get(self, view: str, key: str) -> Doc | None:
         with self._lock:
             row = self._conn.execute(
-                "SELECT doc FROM view_documents WHERE view=? AND key=?", (view, key)
+                f"SELECT doc FROM view_documents WHERE view={RESOLVE % '?'} AND key=?",
+                (view, view, key),
             ).fetchone()
         return json.loads(row[0]) if row else None
 
     def scan(self, view: str) -> list[Doc]:
         with self._lock:
-            rows = self._conn.execute("SELECT doc FROM view_documents WHERE view=?",
-                                      (view,)).fetchall()
+            rows = self._conn.execute(
+                f"SELECT doc FROM view_documents WHERE view={RESOLVE % '?'}", (view, view)
+            ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
     def apply_batch(
@@ -109,6 +118,8 @@ class SQLiteViewStore:
                     (projection,),
                 ).fetchone()
                 current = Position(*row) if row else Position()
+                # Readers and writers go through the alias a rebuild's switch flips.
+                view = c.execute(f"SELECT {RESOLVE % '?'}", (view, view)).fetchone()[0]
 
                 def load(key: str) -> Doc | None:
                     r = c.execute(
@@ -164,6 +175,7 @@ class PostgresViewStore:
                 " projection TEXT PRIMARY KEY, stream_seq BIGINT NOT NULL,"
                 " store_position BIGINT NOT NULL)"
             )
+            conn.execute(ALIASES_DDL)
 
     def position(self, projection: str) -> Position:
         with self._pool.connection() as conn:
@@ -176,14 +188,16 @@ class PostgresViewStore:
     def get(self, view: str, key: str) -> Doc | None:
         with self._pool.connection() as conn:
             row = conn.execute(
-                "SELECT doc FROM view_documents WHERE view=%s AND key=%s", (view, key)
+                f"SELECT doc FROM view_documents WHERE view={RESOLVE % '%s'} AND key=%s",
+                (view, view, key),
             ).fetchone()
         return row[0] if row else None
 
     def scan(self, view: str) -> list[Doc]:
         with self._pool.connection() as conn:
-            rows = conn.execute("SELECT doc FROM view_documents WHERE view=%s",
-                                (view,)).fetchall()
+            rows = conn.execute(
+                f"SELECT doc FROM view_documents WHERE view={RESOLVE % '%s'}", (view, view)
+            ).fetchall()
         return [r[0] for r in rows]
 
     def apply_batch(
@@ -199,6 +213,8 @@ class PostgresViewStore:
                 (projection,),
             ).fetchone()
             current = Position(*row) if row else Position()
+            resolved = conn.execute(f"SELECT {RESOLVE % '%s'}", (view, view)).fetchone()
+            view = resolved[0] if resolved else view
 
             def load(key: str) -> Doc | None:
                 r = conn.execute(

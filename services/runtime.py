@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +22,8 @@ from services.care_app import CareLoop, create_care_app
 from services.deadline_watcher import DeadlineWatcher
 from services.embedded_nats import EmbeddedNats, free_port
 from services.event_store_config import eventsourcing_env
+from services.hash_chain import HashChain, open_chain_table
+from services.hash_chain_keeper import HashChainKeeper
 from services.http_api import HealthProbe, create_http_app
 from services.ingest import Ingest
 from services.outbox_relay import OutboxRelay, stream_position
@@ -32,7 +34,7 @@ from services.view_stores import open_view_store
 
 log = structlog.get_logger("careloop")
 
-COMPONENTS = ("ingest", "relay", "projector", "deadlines", "api")
+COMPONENTS = ("ingest", "relay", "projector", "deadlines", "hash_chain", "api")
 
 
 class _EmbeddedUvicorn(uvicorn.Server):
@@ -58,6 +60,7 @@ class Runtime:
     _broker: NatsBroker | None = None
     _http: _EmbeddedUvicorn | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _closers: list[Callable[[], None]] = field(default_factory=list)
 
     async def start(self) -> Runtime:
         s = self.settings
@@ -87,6 +90,11 @@ class Runtime:
                 self.app, self.views, s.deadline_check_seconds,
                 on_committed=self.relay.wake.set if self.relay else None)
             self._tasks.append(asyncio.create_task(self.deadlines.run(self.stop_event)))
+        if "hash_chain" in self.components:
+            table = await asyncio.to_thread(open_chain_table, s)
+            self._closers.append(table.close)
+            keeper = HashChainKeeper(HashChain(self.app, table), s.hash_chain_seconds)
+            self._tasks.append(asyncio.create_task(keeper.run(self.stop_event)))
         if "ingest" in self.components:
             self._broker = NatsBroker(
                 self.nats_url.split(","), max_reconnect_attempts=-1,
@@ -177,6 +185,8 @@ class Runtime:
                 await self._nc.close()
             except Exception as e:
                 log.warning("nats_close_failed", error=type(e).__name__)
+        for close in self._closers:
+            await asyncio.to_thread(close)
         if self.app is not None:
             await asyncio.to_thread(self.app.close)
         if self.views is not None:
