@@ -60,7 +60,7 @@ class SQLiteNamespaces:
         return row[0] if row else None
 
     def target(self, view: str) -> str:
-        return str(self._one(f"SELECT {RESOLVE % '?'}", (view, view)))
+        return str(self._one(f"SELECT {RESOLVE.format(p='?')}", (view, view)))
 
     def live_position(self, projection: str) -> int:
         return int(self._one("SELECT store_position FROM projection_positions WHERE projection=?",
@@ -174,7 +174,7 @@ class PostgresNamespaces:
             return self._conn.execute(query.encode(), params).fetchall()
 
     def target(self, view: str) -> str:
-        return str(self._rows(f"SELECT {RESOLVE % '%s'}", (view, view))[0][0])
+        return str(self._rows(f"SELECT {RESOLVE.format(p='%s')}", (view, view))[0][0])
 
     def live_position(self, projection: str) -> int:
         rows = self._rows("SELECT store_position FROM projection_positions WHERE projection=%s",

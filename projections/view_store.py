@@ -24,7 +24,7 @@ KeysOf = Callable[[Doc], list[str]]
 
 ALIASES_DDL = ("CREATE TABLE IF NOT EXISTS view_aliases ("
                " alias TEXT PRIMARY KEY, target TEXT NOT NULL)")
-RESOLVE = "COALESCE((SELECT target FROM view_aliases WHERE alias=%s), %s)"
+RESOLVE = "COALESCE((SELECT target FROM view_aliases WHERE alias={p}), {p})"
 """A view name as readers see it → the namespace that holds it now (a rebuild's switch)."""
 
 
@@ -93,7 +93,7 @@ class SQLiteViewStore:
     def get(self, view: str, key: str) -> Doc | None:
         with self._lock:
             row = self._conn.execute(
-                f"SELECT doc FROM view_documents WHERE view={RESOLVE % '?'} AND key=?",
+                f"SELECT doc FROM view_documents WHERE view={RESOLVE.format(p='?')} AND key=?",
                 (view, view, key),
             ).fetchone()
         return json.loads(row[0]) if row else None
@@ -101,7 +101,7 @@ class SQLiteViewStore:
     def scan(self, view: str) -> list[Doc]:
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT doc FROM view_documents WHERE view={RESOLVE % '?'}", (view, view)
+                f"SELECT doc FROM view_documents WHERE view={RESOLVE.format(p='?')}", (view, view)
             ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
@@ -119,7 +119,7 @@ class SQLiteViewStore:
                 ).fetchone()
                 current = Position(*row) if row else Position()
                 # Readers and writers go through the alias a rebuild's switch flips.
-                view = c.execute(f"SELECT {RESOLVE % '?'}", (view, view)).fetchone()[0]
+                view = c.execute(f"SELECT {RESOLVE.format(p='?')}", (view, view)).fetchone()[0]
 
                 def load(key: str) -> Doc | None:
                     r = c.execute(
@@ -188,7 +188,7 @@ class PostgresViewStore:
     def get(self, view: str, key: str) -> Doc | None:
         with self._pool.connection() as conn:
             row = conn.execute(
-                f"SELECT doc FROM view_documents WHERE view={RESOLVE % '%s'} AND key=%s",
+                f"SELECT doc FROM view_documents WHERE view={RESOLVE.format(p='%s')} AND key=%s",
                 (view, view, key),
             ).fetchone()
         return row[0] if row else None
@@ -196,7 +196,7 @@ class PostgresViewStore:
     def scan(self, view: str) -> list[Doc]:
         with self._pool.connection() as conn:
             rows = conn.execute(
-                f"SELECT doc FROM view_documents WHERE view={RESOLVE % '%s'}", (view, view)
+                f"SELECT doc FROM view_documents WHERE view={RESOLVE.format(p='%s')}", (view, view)
             ).fetchall()
         return [r[0] for r in rows]
 
@@ -213,7 +213,7 @@ class PostgresViewStore:
                 (projection,),
             ).fetchone()
             current = Position(*row) if row else Position()
-            resolved = conn.execute(f"SELECT {RESOLVE % '%s'}", (view, view)).fetchone()
+            resolved = conn.execute(f"SELECT {RESOLVE.format(p='%s')}", (view, view)).fetchone()
             view = resolved[0] if resolved else view
 
             def load(key: str) -> Doc | None:

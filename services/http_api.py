@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import structlog
-from fastapi import Depends, FastAPI, Header, HTTPException, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Response
 from pydantic import BaseModel
 
 from projections import care_plan
@@ -52,7 +52,8 @@ def caller(
 
 
 def create_http_app(
-    views: ViewStore, health: Callable[[], Awaitable[HealthProbe]]
+    views: ViewStore, health: Callable[[], Awaitable[HealthProbe]],
+    audit_router: APIRouter | None = None,
 ) -> FastAPI:
     api = FastAPI(
         title="careloop",
@@ -81,4 +82,6 @@ def create_http_app(
         log.info("care_plan_read", user=who.user)
         return care_plan.as_response(plan)
 
+    if audit_router is not None:
+        api.include_router(audit_router)
     return api

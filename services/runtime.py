@@ -24,7 +24,8 @@ from services.embedded_nats import EmbeddedNats, free_port
 from services.event_store_config import eventsourcing_env
 from services.hash_chain import HashChain, open_chain_table
 from services.hash_chain_keeper import HashChainKeeper
-from services.http_api import HealthProbe, create_http_app
+from services.http_api import HealthProbe, caller, create_http_app
+from services.http_audit import create_audit_router
 from services.ingest import Ingest
 from services.outbox_relay import OutboxRelay, stream_position
 from services.projector import CARE_PLAN, Projector
@@ -113,7 +114,10 @@ class Runtime:
     async def _start_http(self) -> None:
         s = self.settings
         assert self.views is not None
-        api = create_http_app(self.views, self.health)
+        assert self.app is not None
+        # Development identity until real authentication lands; the router checks the role.
+        audit = create_audit_router(self.app, s, caller)
+        api = create_http_app(self.views, self.health, audit)
         # Embedded mode takes another port when the configured one is busy (and says which).
         port = free_port(s.http_port, s.http_host) if self._nats else s.http_port
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
