@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+import structlog
 from fhir.resources.R4B.bundle import Bundle
 from typer.testing import CliRunner
 
@@ -26,6 +27,13 @@ from tests.helpers import CLIENT_ID
 
 CLIENT = uuid.UUID(CLIENT_ID)
 AUDITOR = Reader("aud-7", "auditor", "state-oversight")
+
+
+@pytest.fixture(autouse=True)
+def logging_restored() -> Iterator[None]:
+    """The CLI points structlog at the runner's captured stderr; put it back afterwards."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture
