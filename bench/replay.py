@@ -13,6 +13,7 @@ child process that reports its own peak RSS. Prints a table and writes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -75,10 +76,8 @@ def _ids_in(events: list[StoredEvent]) -> set[uuid.UUID]:
         for chunk in text.split('"_data_":"')[1:]:
             value = chunk.split('"', 1)[0]
             if len(value) == 32:
-                try:
+                with contextlib.suppress(ValueError):
                     found.add(uuid.UUID(hex=value))
-                except ValueError:
-                    pass
     return found
 
 
