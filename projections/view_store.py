@@ -37,6 +37,12 @@ class Derived:
 Derive = Callable[[str, Doc], Derived]
 
 
+ALIASES_DDL = ("CREATE TABLE IF NOT EXISTS view_aliases ("
+               " alias TEXT PRIMARY KEY, target TEXT NOT NULL)")
+RESOLVE = "COALESCE((SELECT target FROM view_aliases WHERE alias={p}), {p})"
+"""A view name as readers see it → the namespace that holds it now (a rebuild's switch)."""
+
+
 @dataclass(frozen=True)
 class Position:
     stream_seq: int = 0
@@ -118,6 +124,7 @@ SQLITE_SCHEMA = (
     " key TEXT NOT NULL, kind TEXT NOT NULL, item_id TEXT NOT NULL, date TEXT NOT NULL,"
     " who TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (key, kind, item_id));"
     "CREATE INDEX IF NOT EXISTS view_rows_by_kind_date ON view_rows (kind, date);"
+    f"{ALIASES_DDL};"
 )
 
 
@@ -142,14 +149,16 @@ class SQLiteViewStore:
     def get(self, view: str, key: str) -> Doc | None:
         with self._lock:
             row = self._conn.execute(
-                "SELECT doc FROM view_documents WHERE view=? AND key=?", (view, key)
+                f"SELECT doc FROM view_documents WHERE view={RESOLVE.format(p='?')} AND key=?",
+                (view, view, key),
             ).fetchone()
         return json.loads(row[0]) if row else None
 
     def scan(self, view: str) -> list[Doc]:
         with self._lock:
-            rows = self._conn.execute("SELECT doc FROM view_documents WHERE view=?",
-                                      (view,)).fetchall()
+            rows = self._conn.execute(
+                f"SELECT doc FROM view_documents WHERE view={RESOLVE.format(p='?')}", (view, view)
+            ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
     def rows(self, query: RowQuery) -> tuple[list[Doc], int]:
@@ -176,6 +185,8 @@ class SQLiteViewStore:
                     (projection,),
                 ).fetchone()
                 current = Position(*row) if row else Position()
+                # Readers and writers go through the alias a rebuild's switch flips.
+                view = c.execute(f"SELECT {RESOLVE.format(p='?')}", (view, view)).fetchone()[0]
 
                 def load(key: str) -> Doc | None:
                     r = c.execute(
@@ -223,6 +234,7 @@ POSTGRES_SCHEMA = (
     " key TEXT NOT NULL, kind TEXT NOT NULL, item_id TEXT NOT NULL, date TEXT NOT NULL,"
     " who TEXT NOT NULL, detail JSONB NOT NULL, PRIMARY KEY (key, kind, item_id))",
     "CREATE INDEX IF NOT EXISTS view_rows_by_kind_date ON view_rows (kind, date)",
+    ALIASES_DDL,
 )
 
 
@@ -251,14 +263,16 @@ class PostgresViewStore:
     def get(self, view: str, key: str) -> Doc | None:
         with self._pool.connection() as conn:
             row = conn.execute(
-                "SELECT doc FROM view_documents WHERE view=%s AND key=%s", (view, key)
+                f"SELECT doc FROM view_documents WHERE view={RESOLVE.format(p='%s')} AND key=%s",
+                (view, view, key),
             ).fetchone()
         return row[0] if row else None
 
     def scan(self, view: str) -> list[Doc]:
         with self._pool.connection() as conn:
-            rows = conn.execute("SELECT doc FROM view_documents WHERE view=%s",
-                                (view,)).fetchall()
+            rows = conn.execute(
+                f"SELECT doc FROM view_documents WHERE view={RESOLVE.format(p='%s')}", (view, view)
+            ).fetchall()
         return [r[0] for r in rows]
 
     def rows(self, query: RowQuery) -> tuple[list[Doc], int]:
@@ -285,6 +299,8 @@ class PostgresViewStore:
                 (projection,),
             ).fetchone()
             current = Position(*row) if row else Position()
+            resolved = conn.execute(f"SELECT {RESOLVE.format(p='%s')}", (view, view)).fetchone()
+            view = resolved[0] if resolved else view
 
             def load(key: str) -> Doc | None:
                 r = conn.execute(

@@ -15,11 +15,13 @@ import typer
 from rich.console import Console
 
 from services.access_tokens import ROLES, Caller, issue, secret_for
+from services.cli_audit import audit_app
 from services.settings import Settings
 from services.structured_logging import configure_logging
 
 app = typer.Typer(help="careloop: the shared spine of an interdisciplinary care team.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(audit_app, name="audit")
 out = Console(soft_wrap=True)
 RUNTIME_FILE = "runtime.json"
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import structlog
-from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, HTTPException, Path, Query, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -40,16 +40,8 @@ class BreakGlassRequest(BaseModel):
                         description="The emergency, in words an auditor will read.")
 
 
-def create_http_app(
-    queries: CareQueries, token_secret: str, health: Callable[[], Awaitable[HealthProbe]],
-    issuer: str = "careloop",
-) -> FastAPI:
-    api = FastAPI(
-        title="careloop",
-        version="0.1.0",
-        description="Care-plan views per role, worklists and health for interdisciplinary "
-                    "care teams. Every read is recorded.",
-    )
+def authenticator(token_secret: str, issuer: str = "careloop") -> Callable[..., Caller]:
+    """The FastAPI dependency that turns a bearer token into a Caller, or answers 401."""
 
     def caller(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -64,6 +56,21 @@ def create_http_app(
                                 headers={"WWW-Authenticate": "Bearer"}) from None
         structlog.contextvars.bind_contextvars(user=who.user, role=who.role)
         return who
+
+    return caller
+
+
+def create_http_app(
+    queries: CareQueries, token_secret: str, health: Callable[[], Awaitable[HealthProbe]],
+    issuer: str = "careloop", audit_router: APIRouter | None = None,
+) -> FastAPI:
+    api = FastAPI(
+        title="careloop",
+        version="0.1.0",
+        description="Care-plan views per role, worklists, audit and health for "
+                    "interdisciplinary care teams. Every read is recorded.",
+    )
+    caller = authenticator(token_secret, issuer)
 
     Who = Annotated[Caller, Depends(caller)]
     PurposeHeader = Annotated[Purpose | None, Header(
@@ -118,4 +125,6 @@ def create_http_app(
         return await answer(queries.worklist(who, name, limit=limit, offset=offset,
                                              client_id=client_id, who=party, today=as_of))
 
+    if audit_router is not None:
+        api.include_router(audit_router)
     return api

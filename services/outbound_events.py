@@ -11,7 +11,7 @@ from eventsourcing.domain import DomainEventProtocol
 from pydantic_core import to_jsonable_python
 
 from contracts.v1.events import ActorOut, OutboundEvent, event_id
-from domain.provenance import Provenance
+from domain.provenance import Actor, Provenance
 
 PUBLISHED_MODULES = ("domain.",)
 """Only domain events leave careloop; the message ledger is internal bookkeeping."""
@@ -38,7 +38,7 @@ def to_outbound(
     event: DomainEventProtocol[Any], position: int, client_of: Callable[[UUID], UUID | None]
 ) -> OutboundEvent:
     aggregate, name = event_type_of(event)
-    provenance: Provenance = event.provenance  # type: ignore[attr-defined]
+    provenance = provenance_of(event)
     data = {k: v for k, v in vars(event).items() if k not in _ENVELOPE_FIELDS}
     client_id = event.originator_id if aggregate == "client" else data.get("client_id")
     if client_id is None:
@@ -58,6 +58,20 @@ def to_outbound(
         message_id=provenance.message_id,
         correlation_id=provenance.correlation_id,
         data=to_jsonable_python(data),
+    )
+
+
+def provenance_of(event: DomainEventProtocol[Any]) -> Provenance:
+    """Who acted. A ``Disclosure`` records a read, not a team system's message: its reader
+    is the actor and the read time its business time."""
+    found = getattr(event, "provenance", None)
+    if isinstance(found, Provenance):
+        return found
+    e: Any = event
+    return Provenance(
+        actor=Actor(id=e.viewer_id, role=e.viewer_role, organisation=e.viewer_organisation),
+        occurred_at=e.read_at, source_system=f"careloop-{e.channel}",
+        message_id=str(e.originator_id), correlation_id=str(e.originator_id),
     )
 
 

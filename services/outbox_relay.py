@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from typing import Any
-from uuid import UUID
 
 import structlog
-from eventsourcing.domain import Aggregate
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
 
 from services.care_app import CareLoop
+from services.event_records import ClientResolver
 from services.outbound_events import is_published, subject_of, to_outbound
 from services.streams import EVENTS_ROOT
 
@@ -35,24 +34,11 @@ class OutboxRelay:
         self.position = 0
         self.published = 0
         self._last_seq = 0
-        self._clients: dict[UUID, UUID] = {}
+        self._client_of = ClientResolver(app)
 
     async def sync_position(self) -> int:
         self._last_seq, self.position = await stream_position(self.js, self.stream)
         return self.position
-
-    def _client_of(self, aggregate_id: UUID) -> UUID | None:
-        """The client an aggregate belongs to (a referral's, a care plan's); None for
-        aggregates that span clients, whose events name them in their data."""
-        if aggregate_id not in self._clients:
-            found = self.app.find(aggregate_id, Aggregate)
-            client_id = getattr(found, "client_id", None)
-            if not isinstance(client_id, UUID):
-                return None
-            if len(self._clients) > 100_000:
-                self._clients.clear()
-            self._clients[aggregate_id] = client_id
-        return self._clients[aggregate_id]
 
     def _read_batch(self) -> list[tuple[int, Any]]:
         notes = self.app.recorder.select_notifications(
@@ -62,6 +48,7 @@ class OutboxRelay:
         for note in notes:
             if is_published(note.topic):
                 event = self.app.mapper.to_domain_event(note)
+                self._client_of.learn(event)
                 out.append((note.id, to_outbound(event, note.id, self._client_of)))
             else:
                 out.append((note.id, None))

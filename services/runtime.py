@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +26,10 @@ from services.deadline_watcher import DeadlineWatcher
 from services.disclosure_recorder import DisclosureRecorder
 from services.embedded_nats import EmbeddedNats, free_port
 from services.event_store_config import eventsourcing_env
-from services.http_api import HealthProbe, create_http_app
+from services.hash_chain import HashChain, open_chain_table
+from services.hash_chain_keeper import HashChainKeeper
+from services.http_api import HealthProbe, authenticator, create_http_app
+from services.http_audit import create_audit_router
 from services.ingest import Ingest
 from services.nats_queries import NatsQueries
 from services.outbox_relay import OutboxRelay, stream_position
@@ -37,7 +40,7 @@ from services.view_stores import open_view_store
 
 log = structlog.get_logger("careloop")
 
-COMPONENTS = ("ingest", "relay", "projector", "deadlines", "api")
+COMPONENTS = ("ingest", "relay", "projector", "deadlines", "hash_chain", "api")
 
 
 class _EmbeddedUvicorn(uvicorn.Server):
@@ -66,6 +69,7 @@ class Runtime:
     token_secret: str | None = None
     disclosures: DisclosureRecorder | None = None
     _nats_queries: NatsQueries | None = None
+    _closers: list[Callable[[], None]] = field(default_factory=list)
 
     async def start(self) -> Runtime:
         s = self.settings
@@ -95,6 +99,11 @@ class Runtime:
                 self.app, self.views, s.deadline_check_seconds,
                 on_committed=self.relay.wake.set if self.relay else None)
             self._tasks.append(asyncio.create_task(self.deadlines.run(self.stop_event)))
+        if "hash_chain" in self.components:
+            table = await asyncio.to_thread(open_chain_table, s)
+            self._closers.append(table.close)
+            keeper = HashChainKeeper(HashChain(self.app, table), s.hash_chain_seconds)
+            self._tasks.append(asyncio.create_task(keeper.run(self.stop_event)))
         if "ingest" in self.components:
             self._broker = NatsBroker(
                 self.nats_url.split(","), max_reconnect_attempts=-1,
@@ -119,7 +128,8 @@ class Runtime:
         queries = CareQueries(self.app, self.views, self.disclosures, s.break_glass_minutes)
         self._nats_queries = NatsQueries(self._nc, queries, self.token_secret, s.token_issuer)
         await self._nats_queries.start()
-        api = create_http_app(queries, self.token_secret, self.health, s.token_issuer)
+        audit = create_audit_router(self.app, s, authenticator(self.token_secret, s.token_issuer))
+        api = create_http_app(queries, self.token_secret, self.health, s.token_issuer, audit)
         # Embedded mode takes another port when the configured one is busy (and says which).
         port = free_port(s.http_port, s.http_host) if self._nats else s.http_port
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -196,6 +206,8 @@ class Runtime:
                 await self._nc.close()
             except Exception as e:
                 log.warning("nats_close_failed", error=type(e).__name__)
+        for close in self._closers:
+            await asyncio.to_thread(close)
         if self.app is not None:
             await asyncio.to_thread(self.app.close)
         if self.views is not None:

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     relay_poll_seconds: float = 0.2
     ingest_max_deliver: int = 20
     deadline_check_seconds: float = 60.0
+    hash_chain_seconds: float = Field(
+        default=1.0, description="How often the hash chain is extended to the store's head."
+    )
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     token_secret: str | None = Field(
