@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,6 +18,10 @@ from contracts.v1.envelope import SCHEMA_VERSION, Envelope
 from contracts.v1.receipts import Problem
 
 MAX_MESSAGE_BYTES = 256 * 1024
+MAX_FUTURE_SKEW = timedelta(minutes=10)
+"""A fact cannot have happened later than now: ``occurred_at`` further ahead of careloop's
+clock than this is refused (``clock_skew``) instead of being stored with an impossible time.
+Ten minutes absorbs ordinary clock drift between partner systems and careloop."""
 
 
 @dataclass
@@ -41,8 +46,12 @@ def _readable(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: doc[k] for k in keys if isinstance(doc.get(k), str) and len(doc[k]) <= 128}
 
 
-def parse_message(raw: bytes, source_system: str, message_type: str) -> Envelope:
-    """Validate ``raw`` sent on ``careloop.in.<source_system>.<message_type>``."""
+def parse_message(
+    raw: bytes, source_system: str, message_type: str, now: datetime | None = None
+) -> Envelope:
+    """Validate ``raw`` sent on ``careloop.in.<source_system>.<message_type>``.
+
+    ``now`` is careloop's clock (the current time unless a test fixes it)."""
     if len(raw) > MAX_MESSAGE_BYTES:
         msg = f"message is {len(raw)} bytes; the limit is {MAX_MESSAGE_BYTES}"
         raise Rejection("too_large", [_problem("too_large", "max_bytes", msg)])
@@ -85,9 +94,25 @@ def parse_message(raw: bytes, source_system: str, message_type: str) -> Envelope
             known,
         )
     try:
-        return model.model_validate(doc)
+        message = model.model_validate(doc)
     except ValidationError as e:
         raise Rejection("schema_violation", _validation_problems(e), known) from e
+    _check_clock(message, now or datetime.now(UTC), known)
+    return message
+
+
+def _check_clock(message: Envelope, now: datetime, known: dict[str, Any]) -> None:
+    ahead = message.occurred_at - now
+    if ahead > MAX_FUTURE_SKEW:
+        minutes = int(ahead.total_seconds() // 60)
+        msg = (
+            f"occurred_at {message.occurred_at.isoformat()} is {minutes} minutes ahead of "
+            f"careloop's clock ({now.isoformat(timespec='seconds')}); at most "
+            f"{int(MAX_FUTURE_SKEW.total_seconds() // 60)} are allowed: check the sender's clock"
+        )
+        raise Rejection(
+            "clock_skew", [_problem("clock_skew", "max_future_skew", msg, "occurred_at")], known
+        )
 
 
 def _validation_problems(error: ValidationError) -> list[Problem]:
