@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,9 @@ from services.view_stores import open_view_store
 log = structlog.get_logger("careloop")
 
 COMPONENTS = ("ingest", "relay", "projector", "deadlines", "api")
+HEALTH_PROBE_SECONDS = 3.0
+"""A dependency that does not answer a health probe within this long counts as down: while
+the database is away its pool waits up to 30 s for a connection, and /health must not."""
 
 
 class _EmbeddedUvicorn(uvicorn.Server):
@@ -58,6 +62,14 @@ class Runtime:
     _broker: NatsBroker | None = None
     _http: _EmbeddedUvicorn | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _probes: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="careloop-health"))
+
+    async def _probe(self, check: Callable[[], Any]) -> Any:
+        """Run a blocking health check on the probes' own threads, bounded in time."""
+        loop = asyncio.get_running_loop()
+        return await asyncio.wait_for(loop.run_in_executor(self._probes, check),
+                                      HEALTH_PROBE_SECONDS)
 
     async def start(self) -> Runtime:
         s = self.settings
@@ -126,7 +138,7 @@ class Runtime:
         head = None
         try:
             assert self.app is not None
-            head = await asyncio.to_thread(self.app.head_position)
+            head = await self._probe(self.app.head_position)
             store.update(ok=True, head=head)
         except Exception as e:
             store.update(ok=False, error=type(e).__name__)
@@ -136,14 +148,16 @@ class Runtime:
                 relay_pos = self.relay.position
             else:
                 assert self._nc is not None
-                _, relay_pos = await stream_position(self._nc.jetstream(timeout=2), s.stream_events)
+                _, relay_pos = await asyncio.wait_for(stream_position(
+                    self._nc.jetstream(timeout=2), s.stream_events), HEALTH_PROBE_SECONDS)
             relay.update(position=relay_pos, lag=None if head is None else max(head - relay_pos, 0))
         except Exception as e:
             relay.update(error=type(e).__name__)
         projection: dict[str, Any] = {"name": CARE_PLAN.name}
         try:
             assert self.views is not None
-            pos = await asyncio.to_thread(self.views.position, CARE_PLAN.name)
+            views = self.views
+            pos = await self._probe(lambda: views.position(CARE_PLAN.name))
             projection.update(
                 position=pos.store_position, stream_seq=pos.stream_seq,
                 lag=None if head is None else max(head - pos.store_position, 0),
@@ -183,4 +197,5 @@ class Runtime:
             await asyncio.to_thread(self.views.close)
         if self._nats is not None:
             await asyncio.to_thread(self._nats.stop)
+        self._probes.shutdown(wait=False, cancel_futures=True)
         log.info("careloop_stopped")
