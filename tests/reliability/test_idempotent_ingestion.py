@@ -58,7 +58,7 @@ async def test_a_message_resent_two_days_later_gets_the_same_receipt_and_stores_
     assert late.message_id == first.message_id and late.correlation_id == first.correlation_id
     # A resend is matched by its id alone: an edited body under an old id changes nothing.
     assert (resent_edited.duplicate, resent_edited.event_ids) == (True, first.event_ids)
-    figures("idempotency", {"deliveries_of_one_message": 4, "events_created": 1,
+    figures(f"idempotency[{base_settings.store}]", {"deliveries_of_one_message": 4, "events_created": 1,
                             "duplicated": 0})
 
 
