@@ -25,6 +25,7 @@ from services.embedded_nats import EmbeddedNats, free_port
 from services.event_store_config import eventsourcing_env
 from services.http_api import HealthProbe, create_http_app
 from services.ingest import Ingest
+from services.nats_connection import broker_security, connect_options
 from services.outbox_relay import OutboxRelay, stream_position
 from services.projector import CARE_PLAN, Projector
 from services.settings import Settings
@@ -83,7 +84,8 @@ class Runtime:
         self.app = await asyncio.to_thread(create_care_app, env)
         self.views = await asyncio.to_thread(open_view_store, s)
         self._nc = await nats.connect(
-            self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=5
+            self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=5,
+            **connect_options(s),
         )
         js = self._nc.jetstream(timeout=10)
         await ensure_streams(js, s)
@@ -103,6 +105,7 @@ class Runtime:
             self._broker = NatsBroker(
                 self.nats_url.split(","), max_reconnect_attempts=-1,
                 logger=logging.getLogger("faststream"), log_level=logging.DEBUG,
+                security=broker_security(s),
             )
             wake = self.relay.wake.set if self.relay else (lambda: None)
             self.ingest = Ingest(self.app, self._broker, s, on_committed=wake)
