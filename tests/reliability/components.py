@@ -44,7 +44,8 @@ def component_env(settings: Settings, data_dir: Path) -> dict[str, str]:
 
 
 class Component:
-    """One careloop part in its own process; its output is appended to ``<name>.log``."""
+    """One careloop part in its own process (``all``: every part, as plain ``careloop
+    serve`` runs them); its output is appended to ``<name>.log``."""
 
     def __init__(self, name: str, settings: Settings, work_dir: Path) -> None:
         self.name = name
@@ -56,9 +57,10 @@ class Component:
         self.starts = 0
 
     def start(self) -> None:
+        which = [] if self.name == "all" else ["--component", self.name]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "serve", "--component", self.name],
+                [sys.executable, "-m", "services.cli", "serve", *which],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
