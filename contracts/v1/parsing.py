@@ -18,6 +18,12 @@ from contracts.v1.envelope import SCHEMA_VERSION, Envelope
 from contracts.v1.receipts import Problem
 
 MAX_MESSAGE_BYTES = 256 * 1024
+MAX_PROBLEMS = 20
+"""Problems listed per rejection; the rest are counted. A 100 KB list of bad values has tens
+of thousands of errors, and a receipt listing them all would outgrow NATS's 1 MB payload
+limit, so the sender would hear nothing at all."""
+MAX_TEXT = 300
+"""Longest field path or message quoted back (a field name can be as long as the message)."""
 MAX_FUTURE_SKEW = timedelta(minutes=10)
 """A fact cannot have happened later than now: ``occurred_at`` further ahead of careloop's
 clock than this is refused (``clock_skew``) instead of being stored with an impossible time.
@@ -37,8 +43,13 @@ class Rejection(Exception):
         return "; ".join(p.message for p in self.problems)
 
 
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
 def _problem(code: str, rule: str, message: str, fld: str | None = None) -> Problem:
-    return Problem(code=code, field=fld, rule=rule, message=message)
+    return Problem(code=code, field=None if fld is None else _clip(fld), rule=rule,
+                   message=_clip(message))
 
 
 def _readable(doc: dict[str, Any]) -> dict[str, Any]:
@@ -117,8 +128,14 @@ def _check_clock(message: Envelope, now: datetime, known: dict[str, Any]) -> Non
 
 def _validation_problems(error: ValidationError) -> list[Problem]:
     problems = []
-    for err in error.errors(include_url=False):
+    errors = error.errors(include_url=False, include_input=False, include_context=False)
+    for err in errors[:MAX_PROBLEMS]:
         where = ".".join(str(part) for part in err["loc"]) or None
         text = f"{where}: {err['msg']}" if where else err["msg"]
         problems.append(_problem("schema_violation", err["type"], text, where))
+    if len(errors) > MAX_PROBLEMS:
+        more = len(errors) - MAX_PROBLEMS
+        problems.append(_problem(
+            "schema_violation", "more_problems",
+            f"and {more} more problems of the same message; fix those above and resend"))
     return problems

@@ -70,7 +70,7 @@ def malformed(draw: st.DrawFn, now: datetime | None = None) -> Malformed:
     now = now or datetime.now(UTC)
     kind = draw(st.sampled_from([
         "drop", "retype", "extra", "huge", "oversized", "encoding", "not_json", "not_object",
-        "future_version", "future_occurred_at", "unknown_type", "foreign_source",
+        "future_version", "future_occurred_at", "unknown_type", "foreign_source", "flood",
     ]))
     if kind in ("drop", "retype", "extra", "huge"):
         candidates = paths(doc)
@@ -99,6 +99,11 @@ def malformed(draw: st.DrawFn, now: datetime | None = None) -> Malformed:
             parent[last] = draw(st.text(min_size=129, max_size=5000))  # type: ignore[index]
         return Malformed(kind, message_type, source, _encode(mutated), path,
                          _codes_for(path), may_be_valid=True)
+    if kind == "flood":  # thousands of errors in one message
+        n = draw(st.integers(21, 12_000))  # stays under the 256 KB limit
+        doc["payload"].update({f"zz{i}": i for i in range(n)})
+        return Malformed(kind, message_type, source, _encode(doc), "payload.zz0",
+                         frozenset({"schema_violation"}))
     if kind == "oversized":
         doc["payload"]["padding"] = "x" * (MAX_MESSAGE_BYTES + draw(st.integers(1, 10_000)))
         return Malformed(kind, message_type, source, _encode(doc), None, frozenset({"too_large"}))

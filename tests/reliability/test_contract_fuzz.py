@@ -1,5 +1,5 @@
 """Every contract, fuzzed: mutations of the committed examples (fields dropped, retyped,
-added, made huge; wrong encodings, broken JSON, oversized bodies, future versions, skewed
+added, made huge, thousands of errors at once; wrong encodings, broken JSON, oversized bodies, future versions, skewed
 clocks, unknown types, foreign systems) are each answered with a specific rejection that
 names the rule and the field, or parse as a valid message; nothing else ever escapes."""
 
@@ -15,11 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from contracts.v1.catalogue import MESSAGE_TYPES
 from contracts.v1.envelope import Envelope
 from contracts.v1.parsing import Rejection, parse_message
+from services import receipts
 from tests.helpers import example
 from tests.reliability.conftest import Figures
 from tests.reliability.malformed import Malformed, malformed, names_the_field
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+RECEIPT_LIMIT = 64 * 1024  # far below NATS's 1 MB payload limit
 EXAMPLES = 3000
 tried: dict[str, int] = {}
 outcomes = {"rejected": 0, "valid": 0}
@@ -40,6 +42,8 @@ def test_every_malformed_message_gets_a_specific_rejection_or_parses(case: Malfo
         assert rejection.code in case.codes, (case.mutation, case.path, rejection.problems)
         assert rejection.problems
         assert all(p.code == rejection.code and p.message and p.rule for p in rejection.problems)
+        receipt = receipts.rejected_input(rejection, case.source_system, case.message_type, 1)
+        assert len(receipt.model_dump_json()) < RECEIPT_LIMIT  # it can always be delivered
         if case.path is not None:
             assert any(names_the_field(p.field, case.path) for p in rejection.problems), (
                 case.path, [p.field for p in rejection.problems])
@@ -57,7 +61,7 @@ def test_fuzzing_covered_every_contract_and_mutation(figures: Figures) -> None:
                               "message_types": len(types), "mutations": len(mutations),
                               **outcomes, "unexpected_exceptions": 0})
     assert len(types) == len(MESSAGE_TYPES)
-    assert len(mutations) == 12
+    assert len(mutations) == 13
     assert outcomes["rejected"] > outcomes["valid"] > 0
 
 

@@ -68,3 +68,21 @@ async def test_malformed_messages_over_nats_are_rejected_and_change_nothing(
     assert len(sample) == SAMPLE
     assert wrong == []
     assert still_working.status == "accepted"
+
+
+async def test_a_message_with_thousands_of_errors_gets_a_short_precise_rejection(
+    runtime: Runtime,
+) -> None:
+    flood = message("consent.recorded")
+    flood["payload"]["recipient_roles"] = ["x"] * 20_000  # ~100 KB, 20,000 errors
+    ehr = await PartnerClient.connect(runtime.nats_url, "riverside-ehr",
+                                      runtime.settings.stream_inbound)
+    try:
+        receipt = await ehr.post(flood, timeout=60)
+    finally:
+        await ehr.close()
+    assert (receipt.status, receipt.reason) == ("rejected", "schema_violation")
+    assert receipt.problems[0].field == "payload.recipient_roles.0"
+    assert receipt.problems[-1].rule == "more_problems"
+    assert len(receipt.problems) == 21 and "19980 more" in receipt.problems[-1].message
+    assert len(receipt.model_dump_json()) < 64 * 1024
