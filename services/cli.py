@@ -147,6 +147,14 @@ def token(
 
 
 @app.command()
+def keygen() -> None:
+    """Print a new AES-256 key for CARELOOP_CIPHER_KEY (event payloads encrypted at rest)."""
+    from services.encryption_at_rest import new_key
+
+    out.print(new_key(), highlight=False)
+
+
+@app.command()
 def contracts() -> None:
     """Regenerate contracts/schemas and the README's message catalogue from the models."""
     from contracts.export import main

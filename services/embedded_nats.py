@@ -33,21 +33,24 @@ def free_port(preferred: int = 0, host: str = "127.0.0.1") -> int:
 
 
 class EmbeddedNats:
-    def __init__(self, store_dir: Path, port: int = 0, host: str = "127.0.0.1") -> None:
-        self.store_dir, self.host = store_dir, host
+    def __init__(self, store_dir: Path, port: int = 0, host: str = "127.0.0.1",
+                 config: Path | None = None, scheme: str = "nats") -> None:
+        """``config``: a nats-server configuration file (users, permissions, TLS) applied
+        under the address and storage given here; ``scheme`` is ``tls`` when it sets TLS."""
+        self.store_dir, self.host, self.config, self.scheme = store_dir, host, config, scheme
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"nats://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self, timeout: float = 15.0) -> EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         log_file = (self.store_dir / "nats-server.log").open("ab")
         self.process = subprocess.Popen(
-            [nats_server_binary(), "-a", self.host, "-p", str(self.port), "-js",
-             "-sd", str(self.store_dir)],
+            [nats_server_binary(), *(["-c", str(self.config)] if self.config else []),
+             "-a", self.host, "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
             stdout=log_file, stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us, and we stop the server last
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from services.encryption_at_rest import cipher_env
 from services.settings import Settings
 
 
@@ -28,6 +29,7 @@ def ensure_postgres_schema(settings: Settings) -> None:
 
 def eventsourcing_env(settings: Settings) -> dict[str, str]:
     """The eventsourcing library's own settings, derived from ours (os.environ is not read)."""
+    cipher = cipher_env(settings)  # refuses before anything is created without a key
     if settings.store == "sqlite":
         path = settings.resolved_sqlite_path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,9 +37,11 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(path),
             "SQLITE_LOCK_TIMEOUT": "10",
+            **cipher,
         }
     ensure_postgres_schema(settings)
     return {
+        **cipher,
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": settings.postgres_dbname,
         "POSTGRES_HOST": settings.postgres_host,

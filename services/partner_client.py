@@ -27,8 +27,12 @@ class PartnerClient:
         self._sub: Any = None
 
     @classmethod
-    async def connect(cls, url: str, source_system: str, inbound_stream: str = "CARELOOP_INBOUND") -> PartnerClient:
-        nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=3)
+    async def connect(cls, url: str, source_system: str, inbound_stream: str = "CARELOOP_INBOUND",
+                      **options: Any) -> PartnerClient:
+        """``options`` go to ``nats.connect``: a partner's ``user``/``password``, ``tls``, and
+        ``inbox_prefix`` (``_INBOX_<system>``, the only inbox its NATS user may read)."""
+        nc = await nats.connect(url, **{"connect_timeout": 5, "max_reconnect_attempts": 3,
+                                        **options})
         client = cls(nc, source_system, inbound_stream)
         await client.start()
         return client

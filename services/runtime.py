@@ -8,6 +8,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ from services.hash_chain_keeper import HashChainKeeper
 from services.http_api import HealthProbe, authenticator, create_http_app
 from services.http_audit import create_audit_router
 from services.ingest import Ingest
+from services.nats_connection import broker_security, connect_options
 from services.nats_queries import NatsQueries
 from services.outbox_relay import OutboxRelay, stream_position
 from services.projector import CARE_PLAN, Projector
@@ -41,6 +43,9 @@ from services.view_stores import open_view_store
 log = structlog.get_logger("careloop")
 
 COMPONENTS = ("ingest", "relay", "projector", "deadlines", "hash_chain", "api")
+HEALTH_PROBE_SECONDS = 3.0
+"""A dependency that does not answer a health probe within this long counts as down: while
+the database is away its pool waits up to 30 s for a connection, and /health must not."""
 
 
 class _EmbeddedUvicorn(uvicorn.Server):
@@ -70,6 +75,14 @@ class Runtime:
     disclosures: DisclosureRecorder | None = None
     _nats_queries: NatsQueries | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
+    _probes: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="careloop-health"))
+
+    async def _probe(self, check: Callable[[], Any]) -> Any:
+        """Run a blocking health check on the probes' own threads, bounded in time."""
+        loop = asyncio.get_running_loop()
+        return await asyncio.wait_for(loop.run_in_executor(self._probes, check),
+                                      HEALTH_PROBE_SECONDS)
 
     async def start(self) -> Runtime:
         s = self.settings
@@ -83,7 +96,8 @@ class Runtime:
         self.app = await asyncio.to_thread(create_care_app, env)
         self.views = await asyncio.to_thread(open_view_store, s)
         self._nc = await nats.connect(
-            self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=5
+            self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=5,
+            **connect_options(s),
         )
         js = self._nc.jetstream(timeout=10)
         await ensure_streams(js, s)
@@ -108,6 +122,7 @@ class Runtime:
             self._broker = NatsBroker(
                 self.nats_url.split(","), max_reconnect_attempts=-1,
                 logger=logging.getLogger("faststream"), log_level=logging.DEBUG,
+                security=broker_security(s),
             )
             wake = self.relay.wake.set if self.relay else (lambda: None)
             self.ingest = Ingest(self.app, self._broker, s, on_committed=wake)
@@ -150,7 +165,7 @@ class Runtime:
         head = None
         try:
             assert self.app is not None
-            head = await asyncio.to_thread(self.app.head_position)
+            head = await self._probe(self.app.head_position)
             store.update(ok=True, head=head)
         except Exception as e:
             store.update(ok=False, error=type(e).__name__)
@@ -160,14 +175,16 @@ class Runtime:
                 relay_pos = self.relay.position
             else:
                 assert self._nc is not None
-                _, relay_pos = await stream_position(self._nc.jetstream(timeout=2), s.stream_events)
+                _, relay_pos = await asyncio.wait_for(stream_position(
+                    self._nc.jetstream(timeout=2), s.stream_events), HEALTH_PROBE_SECONDS)
             relay.update(position=relay_pos, lag=None if head is None else max(head - relay_pos, 0))
         except Exception as e:
             relay.update(error=type(e).__name__)
         projection: dict[str, Any] = {"name": CARE_PLAN.name}
         try:
             assert self.views is not None
-            pos = await asyncio.to_thread(self.views.position, CARE_PLAN.name)
+            views = self.views
+            pos = await self._probe(lambda: views.position(CARE_PLAN.name))
             projection.update(
                 position=pos.store_position, stream_seq=pos.stream_seq,
                 lag=None if head is None else max(head - pos.store_position, 0),
@@ -214,4 +231,5 @@ class Runtime:
             await asyncio.to_thread(self.views.close)
         if self._nats is not None:
             await asyncio.to_thread(self._nats.stop)
+        self._probes.shutdown(wait=False, cancel_futures=True)
         log.info("careloop_stopped")

@@ -47,6 +47,22 @@ class Settings(BaseSettings):
     token_issuer: str = "careloop"
     break_glass_minutes: int = 60
     disclosure_batch_ms: float = 5.0
+    encryption: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Event payloads encrypted at rest: auto = on for PostgreSQL, and for "
+        "SQLite when a key is set.",
+    )
+    cipher_key: str = Field(
+        default="", repr=False, description="Base64 AES key (16, 24 or 32 bytes): `careloop keygen`."
+    )
+    partners_file: Path | None = Field(
+        default=None, description="Partner registry (JSON): which organisations each system speaks for."
+    )
+    nats_user: str = Field(default="", description="careloop's own NATS user.")
+    nats_password: str = Field(default="", repr=False)
+    nats_tls_ca: Path | None = Field(default=None, description="CA bundle that signed the NATS server.")
+    nats_tls_cert: Path | None = Field(default=None, description="Client certificate, if required.")
+    nats_tls_key: Path | None = Field(default=None, description="Client certificate's key.")
 
     @property
     def resolved_sqlite_path(self) -> Path:

@@ -57,9 +57,16 @@ class RawStore:
         return bytes(self._sql("SELECT state FROM stored_events WHERE ID=?", position)[0][0])
 
     def alter(self, position: int, old: bytes, new: bytes) -> None:
+        """Edit the stored bytes: replace ``old`` by ``new`` in plaintext payloads, or flip
+        one byte of an encrypted one (payloads are encrypted at rest when a key is set)."""
         state = self.state(position)
-        assert old in state
-        self._sql("UPDATE stored_events SET state=? WHERE ID=?", state.replace(old, new), position)
+        if old in state:
+            altered = state.replace(old, new)
+        else:
+            middle = len(state) // 2
+            altered = state[:middle] + bytes([state[middle] ^ 0x01]) + state[middle + 1:]
+        assert altered != state
+        self._sql("UPDATE stored_events SET state=? WHERE ID=?", altered, position)
 
     def delete(self, position: int) -> None:
         self._sql("DELETE FROM stored_events WHERE ID=?", position)

@@ -2,6 +2,9 @@
 
 PostgreSQL is the machine's (CARELOOP_TEST_POSTGRES_*; default 127.0.0.1:5432, database
 ``test``, user ``postgres``). If it is missing, the PostgreSQL tests fail; they never skip.
+
+The suite runs like production: event payloads are encrypted at rest with a key made for
+this run (PostgreSQL refuses to start without one); processes the tests start inherit it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ import pytest
 from psycopg import sql
 
 from services.embedded_nats import EmbeddedNats
+from services.encryption_at_rest import new_key
 from services.settings import Settings
+
+os.environ.setdefault("CARELOOP_CIPHER_KEY", new_key())
 
 PG = {
     "postgres_host": os.environ.get("CARELOOP_TEST_POSTGRES_HOST", "127.0.0.1"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,6 +18,16 @@ from contracts.v1.envelope import SCHEMA_VERSION, Envelope
 from contracts.v1.receipts import Problem
 
 MAX_MESSAGE_BYTES = 256 * 1024
+MAX_PROBLEMS = 20
+"""Problems listed per rejection; the rest are counted. A 100 KB list of bad values has tens
+of thousands of errors, and a receipt listing them all would outgrow NATS's 1 MB payload
+limit, so the sender would hear nothing at all."""
+MAX_TEXT = 300
+"""Longest field path or message quoted back (a field name can be as long as the message)."""
+MAX_FUTURE_SKEW = timedelta(minutes=10)
+"""A fact cannot have happened later than now: ``occurred_at`` further ahead of careloop's
+clock than this is refused (``clock_skew``) instead of being stored with an impossible time.
+Ten minutes absorbs ordinary clock drift between partner systems and careloop."""
 
 
 @dataclass
@@ -32,8 +43,13 @@ class Rejection(Exception):
         return "; ".join(p.message for p in self.problems)
 
 
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
 def _problem(code: str, rule: str, message: str, fld: str | None = None) -> Problem:
-    return Problem(code=code, field=fld, rule=rule, message=message)
+    return Problem(code=code, field=None if fld is None else _clip(fld), rule=rule,
+                   message=_clip(message))
 
 
 def _readable(doc: dict[str, Any]) -> dict[str, Any]:
@@ -41,8 +57,12 @@ def _readable(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: doc[k] for k in keys if isinstance(doc.get(k), str) and len(doc[k]) <= 128}
 
 
-def parse_message(raw: bytes, source_system: str, message_type: str) -> Envelope:
-    """Validate ``raw`` sent on ``careloop.in.<source_system>.<message_type>``."""
+def parse_message(
+    raw: bytes, source_system: str, message_type: str, now: datetime | None = None
+) -> Envelope:
+    """Validate ``raw`` sent on ``careloop.in.<source_system>.<message_type>``.
+
+    ``now`` is careloop's clock (the current time unless a test fixes it)."""
     if len(raw) > MAX_MESSAGE_BYTES:
         msg = f"message is {len(raw)} bytes; the limit is {MAX_MESSAGE_BYTES}"
         raise Rejection("too_large", [_problem("too_large", "max_bytes", msg)])
@@ -85,15 +105,37 @@ def parse_message(raw: bytes, source_system: str, message_type: str) -> Envelope
             known,
         )
     try:
-        return model.model_validate(doc)
+        message = model.model_validate(doc)
     except ValidationError as e:
         raise Rejection("schema_violation", _validation_problems(e), known) from e
+    _check_clock(message, now or datetime.now(UTC), known)
+    return message
+
+
+def _check_clock(message: Envelope, now: datetime, known: dict[str, Any]) -> None:
+    ahead = message.occurred_at - now
+    if ahead > MAX_FUTURE_SKEW:
+        minutes = int(ahead.total_seconds() // 60)
+        msg = (
+            f"occurred_at {message.occurred_at.isoformat()} is {minutes} minutes ahead of "
+            f"careloop's clock ({now.isoformat(timespec='seconds')}); at most "
+            f"{int(MAX_FUTURE_SKEW.total_seconds() // 60)} are allowed: check the sender's clock"
+        )
+        raise Rejection(
+            "clock_skew", [_problem("clock_skew", "max_future_skew", msg, "occurred_at")], known
+        )
 
 
 def _validation_problems(error: ValidationError) -> list[Problem]:
     problems = []
-    for err in error.errors(include_url=False):
+    errors = error.errors(include_url=False, include_input=False, include_context=False)
+    for err in errors[:MAX_PROBLEMS]:
         where = ".".join(str(part) for part in err["loc"]) or None
         text = f"{where}: {err['msg']}" if where else err["msg"]
         problems.append(_problem("schema_violation", err["type"], text, where))
+    if len(errors) > MAX_PROBLEMS:
+        more = len(errors) - MAX_PROBLEMS
+        problems.append(_problem(
+            "schema_violation", "more_problems",
+            f"and {more} more problems of the same message; fix those above and resend"))
     return problems

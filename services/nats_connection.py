@@ -1,0 +1,44 @@
+"""How careloop's own processes authenticate to NATS: their user and password, and TLS
+with the CA that signed the server (and a client certificate where the server asks)."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+from faststream.nats.security import NatsSecurity, NatsUserPassword
+
+from services.settings import Settings
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if settings.nats_tls_ca is None and settings.nats_tls_cert is None:
+        return None
+    context = ssl.create_default_context(
+        cafile=str(settings.nats_tls_ca) if settings.nats_tls_ca else None)
+    if settings.nats_tls_cert is not None:
+        context.load_cert_chain(
+            str(settings.nats_tls_cert),
+            str(settings.nats_tls_key) if settings.nats_tls_key else None)
+    return context
+
+
+def connect_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for ``nats.connect`` (credentials never go into URLs or logs)."""
+    options: dict[str, Any] = {}
+    if settings.nats_user:
+        options.update(user=settings.nats_user, password=settings.nats_password)
+    context = tls_context(settings)
+    if context is not None:
+        options["tls"] = context
+    return options
+
+
+def broker_security(settings: Settings) -> NatsSecurity | None:
+    """The same, for FastStream's broker."""
+    context = tls_context(settings)
+    if settings.nats_user:
+        return NatsUserPassword(settings.nats_user, settings.nats_password, ssl_context=context)
+    if context is not None:
+        return NatsSecurity(ssl_context=context)
+    return None

@@ -1,0 +1,65 @@
+"""Which team systems may talk to careloop, and which organisations each speaks for.
+
+NATS authenticates the system (its user may publish only under
+``careloop.in.<system>.>``), the parser checks that ``source_system`` matches the subject,
+and this registry closes the chain: the actor a message names must belong to an
+organisation that system speaks for. A system cannot report facts as another team.
+Loaded from the JSON file named by ``CARELOOP_PARTNERS_FILE`` (``deploy/partners.json``
+holds the example systems).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from contracts.v1.receipts import Problem
+from services.settings import Settings
+
+
+@dataclass(frozen=True)
+class Partner:
+    system: str
+    organisations: frozenset[str]
+    description: str = ""
+
+
+class PartnerRegistry:
+    def __init__(self, partners: Iterable[Partner]) -> None:
+        self.partners = {p.system: p for p in partners}
+
+    @classmethod
+    def load(cls, path: Path) -> PartnerRegistry:
+        doc = json.loads(path.read_text())
+        return cls(
+            Partner(p["system"], frozenset(p["organisations"]), p.get("description", ""))
+            for p in doc["partners"]
+        )
+
+    def authorise(self, source_system: str, actor_organisation: str) -> Problem | None:
+        """None when ``source_system`` may report acts of ``actor_organisation``'s people;
+        otherwise the problem for the rejected receipt."""
+        partner = self.partners.get(source_system)
+        if partner is None:
+            return Problem(
+                code="unknown_source_system", field="source_system", rule="partner_registry",
+                message=f"'{source_system}' is not a registered team system; "
+                "ask the careloop operators to register it",
+            )
+        if actor_organisation not in partner.organisations:
+            return Problem(
+                code="actor_not_of_system", field="actor.organisation", rule="partner_registry",
+                message=f"'{source_system}' may report acts of people at "
+                f"{', '.join(sorted(partner.organisations))} only, not "
+                f"'{actor_organisation}'",
+            )
+        return None
+
+
+def load_partner_registry(settings: Settings) -> PartnerRegistry | None:
+    """The configured registry, or None when none is configured (development)."""
+    if settings.partners_file is None:
+        return None
+    return PartnerRegistry.load(settings.partners_file)

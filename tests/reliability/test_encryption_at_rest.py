@@ -1,0 +1,104 @@
+"""Event payloads are encrypted at rest: the raw rows of either store never hold a client's
+name, and the production store refuses to start without a key."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from contracts.v1.parsing import parse_message
+from services.care_app import CareLoop, create_care_app
+from services.encryption_at_rest import EncryptionNotConfigured, new_key
+from services.event_store_config import eventsourcing_env, postgres_conninfo
+from services.inbound_commands import execute
+from services.settings import Settings
+from tests.helpers import example
+
+REGISTRATION = example("client.registered")
+PHI = [REGISTRATION["payload"][k] for k in ("given_name", "family_name", "birth_date")]
+
+
+def register_client(settings: Settings) -> CareLoop:
+    app = create_care_app(eventsourcing_env(settings))
+    body = json.dumps(REGISTRATION).encode()
+    outcome = execute(app, parse_message(body, "riverside-ehr", "client.registered"))
+    assert len(outcome.event_ids) == 1
+    return app
+
+
+def raw_event_rows(settings: Settings) -> list[tuple[Any, ...]]:
+    """Every row of the event table, as the database holds it (no eventsourcing in between)."""
+    if settings.store == "sqlite":
+        with sqlite3.connect(settings.resolved_sqlite_path) as conn:
+            return conn.execute("SELECT * FROM stored_events").fetchall()
+    with psycopg.connect(postgres_conninfo(settings)) as conn:
+        query = sql.SQL("SELECT * FROM {}.{}").format(
+            sql.Identifier(settings.postgres_schema), sql.Identifier("careloop_events"))
+        return conn.execute(query).fetchall()
+
+
+def plaintext_found(rows: list[tuple[Any, ...]]) -> set[str]:
+    found = set()
+    for row in rows:
+        for value in row:
+            raw = bytes(value) if isinstance(value, bytes | memoryview) else str(value).encode()
+            found |= {phi for phi in PHI if phi.encode() in raw}
+    return found
+
+
+def test_raw_event_rows_hold_no_client_name_or_birth_date(base_settings: Settings) -> None:
+    assert base_settings.cipher_key, "the suite runs with a key, like production"
+    app = register_client(base_settings)
+    try:
+        client = app.repository.get(UUID(REGISTRATION["payload"]["client_id"]))
+        assert client.family_name == "Rivera"  # careloop itself still reads it back
+    finally:
+        app.close()
+    rows = raw_event_rows(base_settings)
+    assert rows
+    assert plaintext_found(rows) == set()
+
+
+def test_the_scan_would_see_plaintext_if_encryption_were_off(base_settings: Settings) -> None:
+    plain = base_settings.model_copy(update={"encryption": "off"})
+    register_client(plain).close()
+    assert plaintext_found(raw_event_rows(plain)) == set(PHI)
+
+
+def test_postgres_refuses_to_start_without_a_key_unless_plaintext_is_chosen(
+    pg_schema: str,
+) -> None:
+    from tests.conftest import PG
+
+    keyless = Settings(_env_file=None, store="postgres", postgres_schema=pg_schema,  # type: ignore[call-arg]
+                       cipher_key="", **PG)
+    with pytest.raises(EncryptionNotConfigured, match="CARELOOP_CIPHER_KEY"):
+        eventsourcing_env(keyless)
+    assert "CIPHER_TOPIC" not in eventsourcing_env(keyless.model_copy(update={"encryption": "off"}))
+
+
+def test_embedded_sqlite_encrypts_only_when_given_a_key(tmp_path: Any) -> None:
+    keyless = Settings(_env_file=None, data_dir=tmp_path, cipher_key="")  # type: ignore[call-arg]
+    assert "CIPHER_TOPIC" not in eventsourcing_env(keyless)
+    keyed = keyless.model_copy(update={"cipher_key": new_key()})
+    assert eventsourcing_env(keyed)["CIPHER_TOPIC"] == "eventsourcing.cryptography:AESCipher"
+    with pytest.raises(EncryptionNotConfigured, match="16, 24 or 32"):
+        eventsourcing_env(keyless.model_copy(update={"cipher_key": "c2hvcnQ="}))
+
+
+def test_another_key_cannot_read_the_records(base_settings: Settings) -> None:
+    register_client(base_settings).close()
+    stranger = create_care_app(eventsourcing_env(
+        base_settings.model_copy(update={"cipher_key": new_key()})))
+    try:
+        note = stranger.recorder.select_notifications(0, 1)[0]
+        with pytest.raises(Exception, match=r"(?i)tag|decrypt|damaged"):
+            stranger.mapper.to_domain_event(note)
+    finally:
+        stranger.close()
