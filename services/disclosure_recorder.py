@@ -49,6 +49,8 @@ class DisclosureRecorder:
 
     async def record(self, read: Read) -> None:
         """Returns once the read is durably recorded; raises if it could not be."""
+        if self._task is None or self._task.done():
+            self.start()  # lazily, in the loop that serves the reads
         disclosure_id = uuid.uuid4()
         reader = Actor(read.caller.user, read.caller.role, read.caller.organisation)
         provenance = Provenance(actor=reader, occurred_at=datetime.now(UTC),

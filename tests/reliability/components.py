@@ -35,6 +35,7 @@ def component_env(settings: Settings, data_dir: Path) -> dict[str, str]:
         "CARELOOP_CONSUMER_PREFIX": settings.consumer_prefix,
         "CARELOOP_RELAY_POLL_SECONDS": str(settings.relay_poll_seconds),
         "CARELOOP_CIPHER_KEY": settings.cipher_key,
+        "CARELOOP_TOKEN_SECRET": settings.token_secret or "",
         "CARELOOP_ENCRYPTION": settings.encryption,
         "CARELOOP_HTTP_PORT": "0",
         "CARELOOP_LOG_FORMAT": "json",

@@ -14,7 +14,11 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from projections.view_store import SQLiteViewStore
+from services.care_app import create_care_app
+from services.care_queries import CareQueries
+from services.disclosure_recorder import DisclosureRecorder
 from services.http_api import HealthProbe, create_http_app
+from tests.helpers import bearer
 from tests.reliability.conftest import Figures
 
 EXAMPLES = 400
@@ -27,7 +31,15 @@ async def healthy() -> HealthProbe:
 
 def test_no_request_makes_the_api_fail(tmp_path: Path, figures: Figures) -> None:
     views = SQLiteViewStore(tmp_path / "views.sqlite3")
-    schema = schemathesis.openapi.from_asgi("/openapi.json", create_http_app(views, healthy))
+    app = create_care_app({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                           "SQLITE_DBNAME": str(tmp_path / "events.sqlite3")})
+    queries = CareQueries(app, views, DisclosureRecorder(app))
+    secret = "fuzz-secret-" * 4
+    tokens = [None, *(bearer(secret, *who)["Authorization"] for who in (
+        ("co-1", "coordinator", "org"), ("ha-1", "housing-advocate", "org"),
+        ("au-1", "auditor", "org"), ("psy-1", "psychiatrist", "org")))]
+    schema = schemathesis.openapi.from_asgi("/openapi.json",
+                                            create_http_app(queries, secret, healthy))
     operations = [result.ok() for result in schema.get_all_operations()]
     requests = st.one_of([
         op.as_strategy(generation_mode=mode)
@@ -36,8 +48,10 @@ def test_no_request_makes_the_api_fail(tmp_path: Path, figures: Figures) -> None
     server_errors: list[str] = []
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None)
-    @given(case=requests)
-    def call(case: Any) -> None:
+    @given(case=requests, token=st.sampled_from(tokens))
+    def call(case: Any, token: str | None) -> None:
+        if token is not None:
+            case.headers = {**(case.headers or {}), "Authorization": token}
         response = case.call()
         statuses[response.status_code] += 1
         if response.status_code >= 500:
@@ -47,6 +61,7 @@ def test_no_request_makes_the_api_fail(tmp_path: Path, figures: Figures) -> None
         call()
     finally:
         views.close()
+        app.close()
     figures("http_api_fuzz", {"operations": len(operations),
                               "requests_tried": sum(statuses.values()),
                               "statuses": dict(sorted(statuses.items())),

@@ -59,6 +59,7 @@ class RunningCareloop:
     nats_url: str
     http_url: str
     settings: Settings
+    token_secret: str | None = None
 
 
 @pytest.mark.parametrize("store_kind", ["postgres"])
@@ -84,7 +85,8 @@ async def test_the_care_story_leaves_no_phi_in_logs_subjects_or_ids(
                 break
             await asyncio.sleep(0.05)
         urls = json.loads(runtime_file.read_text())
-        running = RunningCareloop(urls["nats_url"], urls["http_url"], settings)
+        running = RunningCareloop(urls["nats_url"], urls["http_url"], settings,
+                                  settings.token_secret)
         team = Team(running)  # type: ignore[arg-type]
         try:
             await care_story(running, team)  # type: ignore[arg-type]
