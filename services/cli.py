@@ -154,6 +154,25 @@ def keygen() -> None:
     out.print(new_key(), highlight=False)
 
 
+@app.command("nats-config")
+def nats_config(
+    target: Annotated[Path, typer.Argument(help="Where to write the nats-server configuration.")],
+    partners: Annotated[Path, typer.Option(exists=True, help="Partner registry JSON.")] = Path(
+        "deploy/partners.json"),
+) -> None:
+    """Write a nats-server configuration with a user per partner system (own subjects only)
+    and careloop's user, with fresh passwords, and the passwords beside it (both 0600)."""
+    from services.nats_permissions import new_credentials, write_nats_server_config
+    from services.partner_registry import PartnerRegistry
+
+    config, passwords = new_credentials(PartnerRegistry.load(partners))
+    write_nats_server_config(target, config)
+    secrets_file = target.with_suffix(".passwords.json")
+    secrets_file.touch(mode=0o600)
+    secrets_file.write_text(json.dumps(passwords, indent=2))
+    out.print(f"wrote {target} and {secrets_file}; give each system its password")
+
+
 @app.command()
 def contracts() -> None:
     """Regenerate contracts/schemas and the README's message catalogue from the models."""

@@ -9,6 +9,7 @@ The file holds passwords: write it where only the nats-server can read it.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,3 +73,14 @@ def write_nats_server_config(path: Path, config: Mapping[str, Any]) -> Path:
     path.touch(mode=0o600)
     path.write_text(json.dumps(config, indent=2))
     return path
+
+
+def new_credentials(
+    registry: PartnerRegistry, tls: TlsFiles | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A configuration with fresh random passwords for careloop and every partner, and the
+    passwords by user (to hand out; careloop's goes into ``CARELOOP_NATS_PASSWORD``)."""
+    passwords = {system: secrets.token_urlsafe(24) for system in registry.partners}
+    careloop = secrets.token_urlsafe(24)
+    config = nats_server_config(registry, careloop, passwords, tls=tls)
+    return config, {"careloop": careloop, **passwords}

@@ -21,7 +21,8 @@ from tests.reliability.conftest import Figures
 from tests.reliability.reconcile import reconcile, wait_until_quiescent
 from tests.reliability.workload import Case, Load
 
-CASES = int(os.environ.get("CARELOOP_CRASH_CASES", "400"))  # 8 messages each
+CASES = {"postgres": int(os.environ.get("CARELOOP_CRASH_CASES", "400")),  # 8 messages each
+         "sqlite": int(os.environ.get("CARELOOP_CRASH_CASES", "150"))}
 KILLS_PER_COMPONENT = 3
 SEED = int(os.environ.get("CARELOOP_CRASH_SEED", str(random.randrange(1_000_000))))
 
@@ -42,7 +43,7 @@ async def chaos(components: dict[str, Component], rng: random.Random,
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("store_kind", ["postgres"])
+@pytest.mark.parametrize("store_kind", ["postgres", "sqlite"])
 async def test_killing_ingest_relay_and_projector_under_load_loses_and_doubles_nothing(
     settings: Settings, nats_server: EmbeddedNats, tmp_path: Path, figures: Figures,
 ) -> None:
@@ -55,7 +56,8 @@ async def test_killing_ingest_relay_and_projector_under_load_loses_and_doubles_n
         component.start()
     rng = random.Random(SEED)
     kills = dict.fromkeys(components, 0)
-    load = Load(settings.nats_url or "", settings.stream_inbound, [Case() for _ in range(CASES)])
+    cases = [Case() for _ in range(CASES[settings.store])]
+    load = Load(settings.nats_url or "", settings.stream_inbound, cases)
     started = time.monotonic()
     try:
         chaos_task = asyncio.create_task(chaos(components, rng, kills))
@@ -70,7 +72,7 @@ async def test_killing_ingest_relay_and_projector_under_load_loses_and_doubles_n
     elapsed = time.monotonic() - started
 
     result = await reconcile(settings, load.cases)
-    figures("crash_recovery", {
+    figures(f"crash_recovery[{settings.store}]", {
         "seed": SEED, "messages_sent": load.messages, "publishes": load.attempts,
         "partner_resends": load.resends, "processes_killed": sum(kills.values()),
         "kills": kills, "restarts": sum(c.starts - 1 for c in components.values()),

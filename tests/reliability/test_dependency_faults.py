@@ -26,6 +26,7 @@ from tests.reliability.throwaway_postgres import ThrowawayPostgres
 from tests.reliability.workload import Case, Load
 
 CASES = 150  # 8 messages each
+OUTAGE_SECONDS = 3.0  # each dependency stays away this long once /health has noticed
 
 
 @pytest.fixture
@@ -85,6 +86,7 @@ async def test_nats_and_database_restarts_mid_load_are_survived_and_shown_on_hea
             nats_server.kill()
             down = await health_until(http, lambda h: not h["nats"]["connected"], "NATS away")
             seen["nats_down"] = (down["status_code"], down["status"])
+            await asyncio.sleep(OUTAGE_SECONDS)  # partners' publishes fail meanwhile
             nats_server.start()  # same port, same JetStream storage
             await health_until(http, lambda h: h["status"] == "ok", "recovery from NATS")
 
@@ -93,6 +95,7 @@ async def test_nats_and_database_restarts_mid_load_are_survived_and_shown_on_hea
             down = await health_until(http, lambda h: h["store"].get("ok") is False,
                                       "the store away")
             seen["store_down"] = (down["status_code"], down["status"], down["store"]["error"])
+            await asyncio.sleep(OUTAGE_SECONDS)  # ingest and projector keep failing meanwhile
             own_postgres.start()
             await health_until(http, lambda h: h["status"] == "ok", "recovery from PostgreSQL")
 
@@ -110,6 +113,7 @@ async def test_nats_and_database_restarts_mid_load_are_survived_and_shown_on_hea
     figures("dependency_faults", {
         "messages_sent": load.messages, "publishes": load.attempts,
         "partner_resends": load.resends, "nats_restarts": 1, "database_restarts": 1,
+        "outage_seconds_each": OUTAGE_SECONDS,
         "health_while_nats_down": seen["nats_down"][1],
         "health_while_store_down": seen["store_down"][1],
         "seconds": round(time.monotonic() - started, 1), **result.figures(),

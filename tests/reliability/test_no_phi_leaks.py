@@ -52,6 +52,19 @@ def phi_of_the_examples() -> set[str]:
     return found | set(STORY_TEXTS)
 
 
+async def announced(runtime_file: Path, timeout: float = 120.0) -> dict[str, str]:
+    """The addresses ``careloop serve`` writes once it is up."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            urls: dict[str, str] = json.loads(runtime_file.read_text())
+            return urls
+        except (FileNotFoundError, ValueError):
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
 @dataclass
 class RunningCareloop:
     """What the story needs of a runtime, for careloop running as its own process."""
@@ -79,12 +92,7 @@ async def test_the_care_story_leaves_no_phi_in_logs_subjects_or_ids(
     await monitor.subscribe(">", cb=record)
     careloop.start()
     try:
-        runtime_file = careloop.data_dir / "runtime.json"
-        for _ in range(600):
-            if runtime_file.exists():
-                break
-            await asyncio.sleep(0.05)
-        urls = json.loads(runtime_file.read_text())
+        urls = await announced(careloop.data_dir / "runtime.json")
         running = RunningCareloop(urls["nats_url"], urls["http_url"], settings,
                                   settings.token_secret)
         team = Team(running)  # type: ignore[arg-type]

@@ -210,3 +210,16 @@ async def test_nats_over_tls_accepts_careloop_and_refuses_plain_connections(
         assert receipt.status == "accepted", receipt.summary
     finally:
         server.stop()
+
+
+def test_generated_configuration_gives_each_partner_its_own_password_and_subjects() -> None:
+    from services.nats_permissions import new_credentials
+
+    config, passwords = new_credentials(REGISTRY)
+    users = {u["user"]: u for u in config["authorization"]["users"]}
+    assert set(users) == {"careloop", *REGISTRY.partners}
+    assert len(set(passwords.values())) == len(passwords)
+    harbor = users["harbor-cases"]["permissions"]
+    assert harbor == {
+        "publish": {"allow": ["careloop.in.harbor-cases.>"]},
+        "subscribe": {"allow": ["careloop.receipts.harbor-cases", "_INBOX_harbor-cases.>"]}}
