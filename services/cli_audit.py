@@ -30,6 +30,7 @@ from services.hash_chain import HashChain, open_chain_table
 from services.projection_rebuild import (
     NothingLive,
     compare,
+    compare_derived,
     live_namespace,
     open_namespaces,
     rebuild,
@@ -38,6 +39,7 @@ from services.projection_rebuild import (
 from services.projection_registry import PROJECTIONS
 from services.settings import Settings
 from services.structured_logging import configure_logging
+from services.view_stores import open_view_store
 
 audit_app = typer.Typer(help="Audit: history, past states, tamper evidence, disclosures, "
                              "projection rebuilds.", no_args_is_help=True)
@@ -225,6 +227,7 @@ def rebuild_cmd(
     failed = False
     with store() as (settings, app):
         spaces = open_namespaces(settings)
+        views = open_view_store(settings)
         try:
             for name in names:
                 p = PROJECTIONS[name]
@@ -241,6 +244,15 @@ def rebuild_cmd(
                           f"→ {result.namespace}")
                 live = live_namespace(spaces, p)
                 diff = compare(spaces, live, result.namespace)
+                derived = compare_derived(spaces, views, p, result.namespace)
+                if derived.identical:
+                    out.print(f"[green]identical[/green] derived views ({derived.compared} "
+                              "role views and notes documents)")
+                else:
+                    failed = True
+                    out.print(f"[red]differs[/red]: {len(derived.different)} derived documents")
+                    for key in derived.different[:20]:
+                        out.print(f"  derived different: {key}")
                 if diff.identical:
                     out.print(f"[green]identical[/green] to the live {live} "
                               f"({diff.compared} documents)")
@@ -264,5 +276,6 @@ def rebuild_cmd(
                     out.print(f"switched {p.view} → {result.namespace} (was {previous})")
         finally:
             spaces.close()
+            views.close()
     if failed:
         raise typer.Exit(1)

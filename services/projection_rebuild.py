@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from projections.view_namespaces import Namespaces, PostgresNamespaces, SQLiteNamespaces
+from projections.view_store import ViewStore
 from services.care_app import CareLoop
 from services.event_records import PAGE, ClientResolver, notifications, record_of
 from services.event_store_config import postgres_conninfo
@@ -169,3 +170,30 @@ def switch(
         time.sleep(pause)  # the live projector is mid-batch or behind us: let it move
     raise TimeoutError(f"could not catch {namespace} up with the live {projection.name}")
 
+
+
+@dataclass
+class DerivedComparison:
+    """The views derived from a rebuilt namespace (per-role views, notes by author) against
+    the live ones: they are pure functions of the full documents, so a rebuild of the full
+    plan rebuilds them too."""
+
+    compared: int = 0
+    different: list[str] = field(default_factory=list)
+
+    @property
+    def identical(self) -> bool:
+        return not self.different
+
+
+def compare_derived(spaces: Namespaces, views: ViewStore, projection: Projection,
+                    namespace: str) -> DerivedComparison:
+    result = DerivedComparison()
+    if projection.derive is None:
+        return result
+    for key, doc in spaces.docs(namespace):
+        for view, derived_key, derived in projection.derive(key, doc).docs:
+            result.compared += 1
+            if views.get(view, derived_key) != derived:
+                result.different.append(f"{view}/{derived_key}")
+    return result

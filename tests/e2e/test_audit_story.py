@@ -10,11 +10,18 @@ from typing import Any
 
 import httpx
 
+from projections import role_views
 from services.care_app import create_care_app
 from services.event_store_config import eventsourcing_env
 from services.hash_chain import HashChain, open_chain_table
 from services.partner_client import PartnerClient
-from services.projection_rebuild import compare, open_namespaces, rebuild, switch
+from services.projection_rebuild import (
+    compare,
+    compare_derived,
+    open_namespaces,
+    rebuild,
+    switch,
+)
 from services.projector import CARE_PLAN
 from services.runtime import Runtime
 from tests.e2e.test_referral_loop import care_plan, referral_status
@@ -108,6 +115,10 @@ async def test_rebuilt_views_match_the_live_ones_and_switch_over_without_downtim
         assert result.events > 0
         diff = await asyncio.to_thread(compare, spaces, CARE_PLAN.view, result.namespace)
         assert diff.identical and diff.compared == 1
+        assert runtime.views is not None
+        derived = await asyncio.to_thread(compare_derived, spaces, runtime.views, CARE_PLAN,
+                                          result.namespace)
+        assert derived.identical and derived.compared == len(role_views.ROLE_VIEWS)
         previous = await asyncio.to_thread(switch, app, spaces, CARE_PLAN, result.namespace)
         assert previous == CARE_PLAN.view
         assert spaces.target(CARE_PLAN.view) == result.namespace
