@@ -6,6 +6,7 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
+import structlog
 from faststream.nats.security import NatsSecurity, NatsUserPassword
 
 from services.settings import Settings
@@ -23,9 +24,18 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+log = structlog.get_logger("careloop.nats")
+
+
+async def report_error(error: Exception) -> None:
+    """One short line per connection problem: nats-py's default logs a full traceback on
+    every reconnect attempt, which floods the log (and slows everything) while NATS is away."""
+    log.warning("nats_connection_problem", error=type(error).__name__, detail=str(error)[:200])
+
+
 def connect_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for ``nats.connect`` (credentials never go into URLs or logs)."""
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"error_cb": report_error}
     if settings.nats_user:
         options.update(user=settings.nats_user, password=settings.nats_password)
     context = tls_context(settings)

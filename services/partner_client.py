@@ -15,6 +15,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from contracts.v1.receipts import Receipt
+from services.nats_connection import report_error
 from services.streams import inbound_subject, receipts_subject
 
 
@@ -32,6 +33,7 @@ class PartnerClient:
         """``options`` go to ``nats.connect``: a partner's ``user``/``password``, ``tls``, and
         ``inbox_prefix`` (``_INBOX_<system>``, the only inbox its NATS user may read)."""
         nc = await nats.connect(url, **{"connect_timeout": 5, "max_reconnect_attempts": 3,
+                                        "error_cb": report_error,
                                         **options})
         client = cls(nc, source_system, inbound_stream)
         await client.start()

@@ -32,7 +32,7 @@ from services.hash_chain_keeper import HashChainKeeper
 from services.http_api import HealthProbe, authenticator, create_http_app
 from services.http_audit import create_audit_router
 from services.ingest import Ingest
-from services.nats_connection import broker_security, connect_options
+from services.nats_connection import broker_security, connect_options, report_error
 from services.nats_queries import NatsQueries
 from services.outbox_relay import OutboxRelay, stream_position
 from services.projector import CARE_PLAN, Projector
@@ -122,7 +122,7 @@ class Runtime:
             self._broker = NatsBroker(
                 self.nats_url.split(","), max_reconnect_attempts=-1,
                 logger=logging.getLogger("faststream"), log_level=logging.DEBUG,
-                security=broker_security(s),
+                security=broker_security(s), error_cb=report_error,
             )
             wake = self.relay.wake.set if self.relay else (lambda: None)
             self.ingest = Ingest(self.app, self._broker, s, on_committed=wake)

@@ -20,7 +20,9 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer = (
-        structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer() if json_output
+        # plain tracebacks: rich's highlighted ones cost ~0.5 s each, too slow for a service
+        else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     )
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
