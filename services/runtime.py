@@ -94,8 +94,8 @@ class Runtime:
             )
             wake = self.relay.wake.set if self.relay else (lambda: None)
             self.ingest = Ingest(self.app, self._broker, s, on_committed=wake)
-            self.ingest.register()
             await self._broker.start()
+            self._tasks.append(asyncio.create_task(self.ingest.run(self.stop_event)))
         if "api" in self.components:
             await self._start_http()
         log.info("careloop_started", components=list(self.components), nats=self.nats_url,
