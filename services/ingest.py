@@ -36,6 +36,7 @@ from domain.errors import DomainError
 from services import receipts
 from services.batch_commands import Result, apply_batch
 from services.care_app import CareLoop, ConcurrentChange, Outcome
+from services.jetstream_pipeline import PipelinedPublisher
 from services.settings import Settings
 from services.streams import (
     INBOUND_SUBJECTS,
@@ -76,12 +77,18 @@ class Ingest:
         self.on_committed = on_committed
         self.processed = 0
         self.batches = 0
+        self._pipeline: PipelinedPublisher | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Pull batches until stopped. Our own pull loop, not a FastStream subscriber: its
-        batch mode waits to fill a batch (latency), while ``fetch`` returns what is there."""
+        batch mode waits to fill a batch (latency), while ``fetch`` returns what is there.
+
+        Two batches overlap: while one is answered and acknowledged here, the next one is
+        already applied in the worker thread (each is committed before it is answered).
+        """
         backoff = 0.5
         sub: Any = None
+        settling: asyncio.Task[None] | None = None
         while not stop.is_set():
             try:
                 if sub is None:
@@ -90,7 +97,10 @@ class Ingest:
                     raws = await sub.fetch(self.settings.ingest_batch_size, timeout=0.5)
                 except (TimeoutError, NatsTimeoutError):
                     continue
-                await self.handle(raws)
+                deliveries = await self._apply(raws)
+                if settling is not None:
+                    await settling
+                settling = asyncio.create_task(self._settle_all(deliveries))
                 backoff = 0.5
             except Exception as e:  # NATS away: unacknowledged messages come back later
                 if stop.is_set():
@@ -103,6 +113,9 @@ class Ingest:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
                 backoff = min(backoff * 2, 10.0)
+        if settling is not None:
+            with contextlib.suppress(Exception):
+                await settling
 
     async def _subscribe(self) -> Any:
         s = self.settings
@@ -119,12 +132,18 @@ class Ingest:
         return js
 
     async def handle(self, raws: Sequence[Msg]) -> None:
-        """Settle one fetched batch: every message is acked, nak'ed or dead-lettered."""
+        """Apply and settle one fetched batch: every message is acked, nak'ed or dead-lettered."""
+        await self._settle_all(await self._apply(raws))
+
+    async def _apply(self, raws: Sequence[Msg]) -> list[Delivery]:
         structlog.contextvars.clear_contextvars()
         self.batches += 1
         deliveries = await asyncio.to_thread(self.process, raws)
         if any(isinstance(d.result, Outcome) and not d.result.duplicate for d in deliveries):
             self.on_committed()
+        return deliveries
+
+    async def _settle_all(self, deliveries: Sequence[Delivery]) -> None:
         await asyncio.gather(*(self._settle(d) for d in deliveries))
 
     def process(self, raws: Sequence[Msg]) -> list[Delivery]:
@@ -175,7 +194,7 @@ class Ingest:
                 await self._poison(d, ctx)
                 return
             await d.raw.ack()
-        except TRANSIENT as e:  # the receipt could not be published: try again later
+        except Exception as e:  # the receipt could not be published: try again later
             log.warning("ingest_retrying", error=type(e).__name__, deliveries=d.deliveries, **ctx)
             await _quietly(d.raw.nak(delay=_backoff(d.deliveries)))
 
@@ -205,12 +224,14 @@ class Ingest:
         await d.raw.term()
 
     async def _answer(self, receipt: Receipt, ctx: dict[str, Any]) -> None:
-        await self._js().publish(
+        if self._pipeline is None:
+            self._pipeline = PipelinedPublisher(self._js()._nc)
+        sent = await self._pipeline.publish(
             receipts_subject(receipt.source_system or "unknown"),
-            receipt.model_dump_json().encode(),
-            stream=self.settings.stream_receipts,
-            headers={"Careloop-Receipt-For": str(receipt.inbound_sequence)},
+            receipt.model_dump_json().encode(), self.settings.stream_receipts,
+            {"Careloop-Receipt-For": str(receipt.inbound_sequence)},
         )
+        await asyncio.wait_for(sent, timeout=10)
         # Accepted receipts are the bulk of traffic: debug. Refusals are worth reading.
         (log.debug if receipt.status == "accepted" else log.info)(
             "receipt", status=receipt.status, reason=receipt.reason, duplicate=receipt.duplicate,

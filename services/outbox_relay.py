@@ -21,6 +21,7 @@ from nats.js.errors import APIError
 from services.care_app import CareLoop
 from services.jetstream_pipeline import PipelinedPublisher
 from services.outbound_events import is_published, subject_of, to_outbound
+from services.store_notifications import StoreNotifications
 from services.streams import EVENTS_ROOT
 
 log = structlog.get_logger("careloop.relay")
@@ -52,10 +53,13 @@ class OutboxRelay:
             client_id = getattr(found, "client_id", None)
             if not isinstance(client_id, UUID):
                 return None
-            if len(self._clients) > 100_000:
-                self._clients.clear()
-            self._clients[aggregate_id] = client_id
+            self._remember(aggregate_id, client_id)
         return self._clients[aggregate_id]
+
+    def _remember(self, aggregate_id: UUID, client_id: UUID) -> None:
+        if len(self._clients) > 100_000:
+            self._clients.clear()
+        self._clients[aggregate_id] = client_id
 
     def _read_batch(self) -> list[tuple[int, Any]]:
         notes = self.app.recorder.select_notifications(
@@ -65,7 +69,10 @@ class OutboxRelay:
         for note in notes:
             if is_published(note.topic):
                 event = self.app.mapper.to_domain_event(note)
-                out.append((note.id, to_outbound(event, note.id, self._client_of)))
+                outbound = to_outbound(event, note.id, self._client_of)
+                if outbound.client_id is not None:  # later events of it need not load it
+                    self._remember(event.originator_id, outbound.client_id)
+                out.append((note.id, outbound))
             else:
                 out.append((note.id, None))
         return out
@@ -125,6 +132,21 @@ class OutboxRelay:
         return len(batch)
 
     async def run(self, stop: asyncio.Event) -> None:
+        notifications = StoreNotifications(self.app.recorder, self.wake)
+        notifications.start()
+
+        async def wake_on_stop() -> None:
+            await stop.wait()
+            self.wake.set()
+
+        stopper = asyncio.create_task(wake_on_stop())
+        try:
+            await self._run(stop)
+        finally:
+            stopper.cancel()
+            await asyncio.to_thread(notifications.stop)
+
+    async def _run(self, stop: asyncio.Event) -> None:
         backoff = 0.5
         synced = False
         while not stop.is_set():

@@ -108,7 +108,9 @@ class Runtime:
         api = create_http_app(self.views, self.health)
         # Embedded mode takes another port when the configured one is busy (and says which).
         port = free_port(s.http_port, s.http_host) if self._nats else s.http_port
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says
+        # TCP, and without it every keep-alive request waits ~40 ms (Nagle, delayed ACK).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((s.http_host, port))
         config = uvicorn.Config(api, log_config=None, access_log=False, lifespan="off")

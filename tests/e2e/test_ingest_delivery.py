@@ -98,15 +98,16 @@ async def test_ack_only_after_commit_and_a_transient_failure_is_retried_until_ap
     runtime: Runtime, partner: Partner, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert runtime.app is not None
-    real_save, attempts, database_down = runtime.app.save, [], [True]
+    store = runtime.app.events
+    real_put, attempts, database_down = store.put, [], [True]
 
-    def save(*objs: Any, **kwargs: Any) -> Any:
-        attempts.append(len(objs))
+    def put(events: Any, **kwargs: Any) -> Any:
+        attempts.append(len(events))
         if database_down[0]:
             raise OperationalError("the database is restarting")
-        return real_save(*objs, **kwargs)
+        return real_put(events, **kwargs)
 
-    monkeypatch.setattr(runtime.app, "save", save)
+    monkeypatch.setattr(store, "put", put)
     seq = await partner.publish(message("client.registered"))
 
     await until(lambda: len(attempts) >= 2)  # delivered, refused by the store, delivered again
