@@ -167,8 +167,9 @@ if __name__ == "__main__":
     report = {**figures, "machine": raw["machine"], "versions": raw["versions"],
               "started_at": raw["started_at"], "details": {k: v for k, v in raw.items()
                                                            if k not in ("machine", "versions")},
-              "query_client": "httpx 0.28 AsyncClient, 64 connections (open loop), "
-                              "32 workers (closed loop), in the bench process",
+              "query_client": "bench/http_client.py (asyncio HTTP/1.1 keep-alive) in the "
+                              "bench process: 64 connections at a fixed rate (open loop), "
+                              "32 connections flat out (closed loop)",
               "targets": TARGETS}
     out.print(table(figures, raw))
     arguments.out.parent.mkdir(parents=True, exist_ok=True)

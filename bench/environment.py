@@ -17,11 +17,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from services.care_app import create_care_app
 from services.embedded_nats import EmbeddedNats, free_port, nats_server_binary
-from services.event_store_config import eventsourcing_env
 from services.settings import Settings
-from services.view_stores import open_view_store
+from services.store_setup import open_stores
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = {
@@ -84,9 +82,9 @@ class ServiceProcess:
 
     def start(self, timeout: float = 60.0) -> ServiceProcess:
         s = self.settings
-        # Tables first, here: processes racing on CREATE TABLE IF NOT EXISTS can collide.
-        create_care_app(eventsourcing_env(s)).close()
-        open_view_store(s).close()
+        app, views = open_stores(s)  # tables and functions first
+        app.close()
+        views.close()
         for component in self.components:
             data = s.data_dir / component
             data.mkdir(parents=True, exist_ok=True)

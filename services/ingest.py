@@ -25,7 +25,6 @@ import structlog
 from eventsourcing.persistence import PersistenceError
 from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
@@ -36,6 +35,7 @@ from domain.errors import DomainError
 from services import receipts
 from services.batch_commands import Result, apply_batch
 from services.care_app import CareLoop, ConcurrentChange, Outcome
+from services.jetstream_fetch import fetch_ready
 from services.jetstream_pipeline import PipelinedPublisher
 from services.settings import Settings
 from services.streams import (
@@ -78,6 +78,7 @@ class Ingest:
         self.processed = 0
         self.batches = 0
         self._pipeline: PipelinedPublisher | None = None
+        self.stopped = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Pull batches until stopped. Our own pull loop, not a FastStream subscriber: its
@@ -93,9 +94,8 @@ class Ingest:
             try:
                 if sub is None:
                     sub = await self._subscribe()
-                try:
-                    raws = await sub.fetch(self.settings.ingest_batch_size, timeout=0.5)
-                except (TimeoutError, NatsTimeoutError):
+                raws = await fetch_ready(sub, self.settings.ingest_batch_size, wait=0.5)
+                if not raws:
                     continue
                 deliveries = await self._apply(raws)
                 if settling is not None:
@@ -116,6 +116,13 @@ class Ingest:
         if settling is not None:
             with contextlib.suppress(Exception):
                 await settling
+        # Leave nothing subscribed on the broker's connection: its drain would wait for it.
+        with contextlib.suppress(Exception):
+            if sub is not None:
+                await sub.unsubscribe()
+            if self._pipeline is not None:
+                await self._pipeline.close()
+        self.stopped.set()
 
     async def _subscribe(self) -> Any:
         s = self.settings

@@ -4,6 +4,7 @@ projector and api, with an embedded nats-server when no ``NATS_URL`` is given.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from collections.abc import Iterator
@@ -18,17 +19,16 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NATS
 
 from projections.view_store import ViewStore
-from services.care_app import CareLoop, create_care_app
+from services.care_app import CareLoop
 from services.deadline_watcher import DeadlineWatcher
 from services.embedded_nats import EmbeddedNats, free_port
-from services.event_store_config import eventsourcing_env
 from services.http_api import HealthProbe, create_http_app
 from services.ingest import Ingest
 from services.outbox_relay import OutboxRelay, stream_position
 from services.projector import CARE_PLAN, Projector
 from services.settings import Settings
+from services.store_setup import open_stores
 from services.streams import ensure_streams
-from services.view_stores import open_view_store
 
 log = structlog.get_logger("careloop")
 
@@ -67,9 +67,8 @@ class Runtime:
             self._nats = EmbeddedNats(s.data_dir / "nats")
             await asyncio.to_thread(self._nats.start)
             self.nats_url = self._nats.url
-        env = await asyncio.to_thread(eventsourcing_env, s)
-        self.app = await asyncio.to_thread(create_care_app, env)
-        self.views = await asyncio.to_thread(open_view_store, s)
+        app, views = await asyncio.to_thread(open_stores, s)
+        self.app, self.views = app, views
         self._nc = await nats.connect(
             self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=5
         )
@@ -160,6 +159,9 @@ class Runtime:
 
     async def stop(self) -> None:
         self.stop_event.set()
+        if self.ingest is not None:  # its last batch settled and its subscriptions gone
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.ingest.stopped.wait(), timeout=10)
         if self._broker is not None:
             try:
                 await self._broker.stop()
