@@ -1,0 +1,1 @@
+"""careloop's benchmark: ``python -m bench`` (or ``make bench``); see the README."""

@@ -245,7 +245,9 @@ class PostgresViewStore:
 
         self._pool = ConnectionPool(
             conninfo, min_size=1, max_size=pool_size, open=True,
-            kwargs={"autocommit": False, "options": f"-c search_path={schema}"},
+            # Autocommit: a read is one round trip (no COMMIT after it); apply_batch opens its
+            # own transaction explicitly.
+            kwargs={"autocommit": True, "options": f"-c search_path={schema}"},
         )
         with self._pool.connection() as conn:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))

@@ -7,7 +7,9 @@ transaction, so a message is either wholly applied (and remembered) or not at al
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
@@ -39,6 +41,10 @@ class Outcome:
 class CareLoop(Application[UUID]):
     name = "careloop"
 
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._local = threading.local()
+
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         # Only the settings we pass: a stray POSTGRES_* in the process environment must not
         # redirect where clinical records are written.
@@ -48,20 +54,40 @@ class CareLoop(Application[UUID]):
         super().register_transcodings(transcoder)
         register_careloop_transcodings(transcoder)
 
+    @contextmanager
+    def identity_map(self) -> Iterator[dict[UUID, Aggregate | None]]:
+        """Within this block (and thread) every load of an id returns the same object.
+
+        A batch of messages applies its commands in order to these shared objects, so a
+        referral made and accepted in one batch is one aggregate with two pending events.
+        The caller puts aggregates it creates into the map, and preloaded ones too.
+        """
+        loaded: dict[UUID, Aggregate | None] = {}
+        self._local.identity_map = loaded
+        try:
+            yield loaded
+        finally:
+            self._local.identity_map = None
+
+    def _get(self, aggregate_id: UUID) -> Aggregate | None:
+        loaded: dict[UUID, Aggregate | None] | None = getattr(self._local, "identity_map", None)
+        if loaded is not None and aggregate_id in loaded:
+            return loaded[aggregate_id]
+        try:
+            found: Aggregate | None = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            found = None
+        if loaded is not None:
+            loaded[aggregate_id] = found
+        return found
+
     def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
         """The aggregate of that kind with that id, or None (also if the id is another kind's)."""
-        try:
-            found: Aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
+        found = self._get(aggregate_id)
         return found if isinstance(found, kind) else None
 
     def exists(self, aggregate_id: UUID) -> bool:
-        try:
-            self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return False
-        return True
+        return self._get(aggregate_id) is not None
 
     def processed(self, source_system: str, message_id: str) -> ProcessedMessage | None:
         return self.find(ledger_id(source_system, message_id), ProcessedMessage)

@@ -18,13 +18,16 @@ from nats.js.errors import APIError
 
 from services.care_app import CareLoop
 from services.event_records import ClientResolver
+from services.jetstream_pipeline import PipelinedPublisher
 from services.outbound_events import is_published, subject_of, to_outbound
+from services.store_notifications import StoreNotifications
 from services.streams import EVENTS_ROOT
 
 log = structlog.get_logger("careloop.relay")
 
 POSITION_HEADER = "Careloop-Position"
 BATCH = 500
+ACK_TIMEOUT = 10.0
 
 
 class OutboxRelay:
@@ -35,6 +38,7 @@ class OutboxRelay:
         self.published = 0
         self._last_seq = 0
         self._client_of = ClientResolver(app)
+        self.pipeline = PipelinedPublisher(js._nc)
 
     async def sync_position(self) -> int:
         self._last_seq, self.position = await stream_position(self.js, self.stream)
@@ -55,33 +59,75 @@ class OutboxRelay:
         return out
 
     async def publish_pending(self) -> int:
-        """Publish the next batch after our position; returns how many notifications it read."""
+        """Publish the next batch after our position; returns how many notifications it read.
+
+        The batch is pipelined: every publish is sent before any acknowledgement is awaited.
+        Order and exactly-once still hold, because each message expects the stream's last
+        sequence to be the one before it (``base + i``): JetStream stores a connection's
+        messages in the order sent, so one refused message (another relay got in first, or
+        a duplicate of a lost acknowledgement) makes every later one of the batch fail its
+        expectation too. Acknowledgements are taken in order; the position only advances
+        over acknowledged messages, and any failure re-reads the truth from the stream.
+        """
         batch = await asyncio.to_thread(self._read_batch)
-        count = 0
-        for position, outbound in batch:
-            if outbound is not None:
+        if not batch:
+            return 0
+        sent: list[tuple[int, asyncio.Future[Any]]] = []
+        expected = self._last_seq
+        try:
+            for position, outbound in batch:
+                if outbound is None:
+                    continue
                 headers = {
                     "Nats-Msg-Id": f"careloop-event-{outbound.event_id}",
-                    "Nats-Expected-Last-Sequence": str(self._last_seq),
+                    "Nats-Expected-Last-Sequence": str(expected),
                     POSITION_HEADER: str(position),
                     "Careloop-Event-Type": outbound.event_type,
                     "Careloop-Correlation-Id": outbound.correlation_id,
                 }
-                ack = await self.js.publish(
+                future = await self.pipeline.publish(
                     subject_of(EVENTS_ROOT, outbound), outbound.model_dump_json().encode(),
-                    stream=self.stream, headers=headers,
+                    self.stream, headers,
                 )
+                sent.append((position, future))
+                expected += 1
+            count = 0
+            for position, future in sent:
+                ack = await asyncio.wait_for(future, timeout=ACK_TIMEOUT)
                 if ack.duplicate:
-                    # Already on the stream (lost ack before a restart); realign and go on.
+                    # Already on the stream (lost ack before a restart); the rest of the
+                    # batch fails its expected sequence: realign from the stream.
+                    self.published += count
                     await self.sync_position()
-                    continue
-                self._last_seq = ack.seq
+                    return len(batch)
+                self._last_seq, self.position = ack.seq, position
                 count += 1
-            self.position = position
+        finally:
+            for _, future in sent:  # nobody is left waiting for them
+                if not future.done():
+                    future.cancel()
+                elif not future.cancelled():
+                    future.exception()  # retrieved, so asyncio does not warn
+        self.position = batch[-1][0]  # also past trailing unpublished (ledger) notes
         self.published += count
         return len(batch)
 
     async def run(self, stop: asyncio.Event) -> None:
+        notifications = StoreNotifications(self.app.recorder, self.wake)
+        notifications.start()
+
+        async def wake_on_stop() -> None:
+            await stop.wait()
+            self.wake.set()
+
+        stopper = asyncio.create_task(wake_on_stop())
+        try:
+            await self._run(stop)
+        finally:
+            stopper.cancel()
+            await asyncio.to_thread(notifications.stop)
+
+    async def _run(self, stop: asyncio.Event) -> None:
         backoff = 0.5
         synced = False
         while not stop.is_set():

@@ -12,13 +12,13 @@ import json
 from dataclasses import dataclass
 
 import structlog
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from projections import care_plan, care_plan_derived
 from projections.view_store import Apply, Derive, KeysOf, ViewStore
+from services.jetstream_fetch import fetch_ready
 from services.streams import EVENTS_ROOT
 
 log = structlog.get_logger("careloop.projector")
@@ -40,7 +40,7 @@ CARE_PLAN = Projection("care_plan_v1", care_plan.VIEW, care_plan.apply, care_pla
 class Projector:
     def __init__(
         self, js: JetStreamContext, store: ViewStore, stream: str, consumer_prefix: str,
-        projection: Projection = CARE_PLAN, batch: int = 256,
+        projection: Projection = CARE_PLAN, batch: int = 1000,
     ) -> None:
         self.js, self.store, self.stream = js, store, stream
         self.projection, self.batch = projection, batch
@@ -67,10 +67,7 @@ class Projector:
             try:
                 if sub is None:
                     sub = await self._subscribe()
-                try:
-                    msgs = await sub.fetch(self.batch, timeout=0.5)
-                except (TimeoutError, NatsTimeoutError):
-                    continue
+                msgs = await fetch_ready(sub, self.batch, wait=0.5)
                 if not msgs:
                     continue
                 items = [(m.metadata.sequence.stream, json.loads(m.data)) for m in msgs]

@@ -54,7 +54,8 @@ def failed(message: Envelope | None, source_system: str, message_type: str,
     """Processing kept failing for a reason that is ours, not the sender's."""
     text = (
         f"careloop could not process this message after {deliveries} attempts; it is kept "
-        "for the operators and nothing was stored. Do not resend; you will be contacted."
+        "in the dead-letter stream for the operators and nothing was stored. Do not resend; "
+        "you will be contacted."
     )
     if message is not None:
         return _rejected(message, "internal_error", text, None, sequence)

@@ -21,12 +21,11 @@ from nats.aio.client import Client as NATS
 
 from projections.view_store import ViewStore
 from services.access_tokens import secret_for
-from services.care_app import CareLoop, create_care_app
+from services.care_app import CareLoop
 from services.care_queries import CareQueries
 from services.deadline_watcher import DeadlineWatcher
 from services.disclosure_recorder import DisclosureRecorder
 from services.embedded_nats import EmbeddedNats, free_port
-from services.event_store_config import eventsourcing_env
 from services.hash_chain import HashChain, open_chain_table
 from services.hash_chain_keeper import HashChainKeeper
 from services.http_api import HealthProbe, authenticator, create_http_app
@@ -37,8 +36,8 @@ from services.nats_queries import NatsQueries
 from services.outbox_relay import OutboxRelay, stream_position
 from services.projector import CARE_PLAN, Projector
 from services.settings import Settings
+from services.store_setup import open_stores
 from services.streams import ensure_streams
-from services.view_stores import open_view_store
 
 log = structlog.get_logger("careloop")
 
@@ -92,9 +91,8 @@ class Runtime:
             self._nats = EmbeddedNats(s.data_dir / "nats")
             await asyncio.to_thread(self._nats.start)
             self.nats_url = self._nats.url
-        env = await asyncio.to_thread(eventsourcing_env, s)
-        self.app = await asyncio.to_thread(create_care_app, env)
-        self.views = await asyncio.to_thread(open_view_store, s)
+        app, views = await asyncio.to_thread(open_stores, s)
+        self.app, self.views = app, views
         self._nc = await nats.connect(
             self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=5,
             **connect_options(s),
@@ -126,8 +124,8 @@ class Runtime:
             )
             wake = self.relay.wake.set if self.relay else (lambda: None)
             self.ingest = Ingest(self.app, self._broker, s, on_committed=wake)
-            self.ingest.register()
             await self._broker.start()
+            self._tasks.append(asyncio.create_task(self.ingest.run(self.stop_event)))
         if "api" in self.components:
             await self._start_http()
         log.info("careloop_started", components=list(self.components), nats=self.nats_url,
@@ -147,7 +145,9 @@ class Runtime:
         api = create_http_app(queries, self.token_secret, self.health, s.token_issuer, audit)
         # Embedded mode takes another port when the configured one is busy (and says which).
         port = free_port(s.http_port, s.http_host) if self._nats else s.http_port
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says
+        # TCP, and without it every keep-alive request waits ~40 ms (Nagle, delayed ACK).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((s.http_host, port))
         config = uvicorn.Config(api, log_config=None, access_log=False, lifespan="off")
@@ -199,6 +199,9 @@ class Runtime:
 
     async def stop(self) -> None:
         self.stop_event.set()
+        if self.ingest is not None:  # its last batch settled and its subscriptions gone
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.ingest.stopped.wait(), timeout=10)
         if self._broker is not None:
             try:
                 await self._broker.stop()

@@ -30,12 +30,16 @@ class Settings(BaseSettings):
     stream_inbound: str = "CARELOOP_INBOUND"
     stream_events: str = "CARELOOP_EVENTS"
     stream_receipts: str = "CARELOOP_RECEIPTS"
+    stream_deadletter: str = "CARELOOP_DEADLETTER"
     stream_replicas: int = 1
     consumer_prefix: str = "careloop"
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     relay_poll_seconds: float = 0.2
     ingest_max_deliver: int = 20
+    ingest_batch_size: int = Field(
+        default=256, description="Inbound messages fetched, applied and committed together."
+    )
     deadline_check_seconds: float = 60.0
     hash_chain_seconds: float = Field(
         default=1.0, description="How often the hash chain is extended to the store's head."

@@ -10,6 +10,7 @@ from services.settings import Settings
 
 INBOUND_SUBJECTS = "careloop.in.>"
 RECEIPTS_ROOT = "careloop.receipts"
+DEADLETTER_ROOT = "careloop.deadletter"
 EVENTS_ROOT = "careloop.events"
 DAY = 24 * 3600.0
 
@@ -30,6 +31,8 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
         stream(settings.stream_receipts, f"{RECEIPTS_ROOT}.>", 14 * DAY),
         # Every stored domain event, in store order; the projections read from here.
         stream(settings.stream_events, f"{EVENTS_ROOT}.>", None),
+        # Inbound messages that kept failing, with the reason, for the operators (no expiry).
+        stream(settings.stream_deadletter, f"{DEADLETTER_ROOT}.>", None),
     ]
 
 
@@ -56,3 +59,10 @@ def split_inbound_subject(subject: str) -> tuple[str, str]:
 
 def receipts_subject(source_system: str) -> str:
     return f"{RECEIPTS_ROOT}.{source_system}"
+
+
+def deadletter_subject(inbound: str) -> str:
+    """``careloop.in.acme-ehr.referral.made`` → ``careloop.deadletter.acme-ehr.referral.made``."""
+    prefix = "careloop.in."
+    rest = inbound[len(prefix):] if inbound.startswith(prefix) else inbound
+    return f"{DEADLETTER_ROOT}.{rest}"

@@ -70,6 +70,7 @@ def base_settings(tmp_path: Path, store_kind: str, request: pytest.FixtureReques
         "stream_inbound": f"T{tag}_INBOUND",
         "stream_events": f"T{tag}_EVENTS",
         "stream_receipts": f"T{tag}_RECEIPTS",
+        "stream_deadletter": f"T{tag}_DEADLETTER",
         "consumer_prefix": f"t{tag.lower()}",
         "http_port": 0,
         "relay_poll_seconds": 0.05,

@@ -237,3 +237,23 @@ async def test_missed_response_deadlines_become_events_once(
     plan = await care_plan(runtime, lambda p: len(p["referrals"][0]["missed_deadlines"]) == 2)
     watcher = plan["referrals"][0]["history"][-1]
     assert watcher["actor"]["role"] == "system" and watcher["kind"] == "response-deadline"
+
+
+async def test_an_actor_must_belong_to_the_sending_system(settings: Settings) -> None:
+    registry = ROOT / "deploy" / "partners.json"
+    guarded = await Runtime(settings.model_copy(update={"partners_file": registry})).start()
+    ehr = await PartnerClient.connect(guarded.nats_url, "riverside-ehr", settings.stream_inbound)
+    try:
+        head = await asyncio.to_thread(guarded.app.head_position)  # type: ignore[union-attr]
+        forged = message("client.registered")
+        forged["actor"] = {"id": "ha-207", "role": "housing-advocate",
+                           "organisation": "harbor-housing"}
+        receipt = await ehr.post(forged)
+        assert (receipt.status, receipt.reason) == ("rejected", "actor_not_of_system")
+        assert receipt.problems[0].field == "actor.organisation"
+        assert await asyncio.to_thread(guarded.app.head_position) == head  # type: ignore[union-attr]
+        honest = await ehr.post(message("client.registered"))
+        assert honest.status == "accepted", honest.summary
+    finally:
+        await ehr.close()
+        await guarded.stop()

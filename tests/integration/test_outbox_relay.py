@@ -114,3 +114,28 @@ async def test_two_relays_racing_do_not_double_or_interleave(
     assert len(events) == 2 + 2 * 10
     positions = [p for p, _ in events]
     assert positions == sorted(set(positions))
+
+
+@pytest.mark.parametrize("store_kind", ["postgres"])
+async def test_a_commit_by_another_process_wakes_the_relay_without_waiting_for_its_poll(
+    nc: NATS, settings: Settings
+) -> None:
+    """PostgreSQL NOTIFYs every insert; the relay listens, so ingest may run elsewhere."""
+    writer = create_care_app(eventsourcing_env(settings))  # stands for the ingest process
+    relay_app = create_care_app(eventsourcing_env(settings))
+    relay = OutboxRelay(relay_app, nc.jetstream(), settings.stream_events, poll_seconds=3600)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        await asyncio.sleep(0.5)  # started, synced, now waiting for a wake-up
+        post(writer, "client.registered", client_id=uuid.uuid4())
+        for _ in range(500):
+            if relay.published == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert relay.published == 1
+    finally:
+        stop.set()
+        await running
+        writer.close()
+        relay_app.close()

@@ -1,0 +1,129 @@
+"""Item 4: a full rebuild of the care-plan view from the event store, and its memory.
+
+``fold_care_plan_views`` is the rebuild being measured: stored events read in pages, in
+store order, through the outbound translation (the same one the relay uses) into
+``projections.care_plan.apply``, one view-store transaction per page. When the projection
+rebuild service lands, point ``fold_care_plan_views`` at it.
+
+Each fold runs in a fresh process (``python -m bench.replay_fold <schema>``), so its peak RSS
+is the rebuild's own and not the generator's.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+import uuid
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from bench.traffic import client_story
+from contracts.v1.catalogue import MESSAGE_TYPES
+from contracts.v1.envelope import Envelope
+from projections import care_plan
+from projections.view_store import PostgresViewStore, ViewStore
+from services.batch_commands import apply_batch
+from services.care_app import CareLoop, Outcome, create_care_app
+from services.event_store_config import eventsourcing_env, postgres_conninfo
+from services.outbound_events import is_published, to_outbound
+from services.settings import Settings
+
+PAGE = 1000
+PROJECTION = "care_plan_rebuild"
+
+
+def fold_care_plan_views(app: CareLoop, views: ViewStore, page: int = PAGE) -> dict[str, int]:
+    """Rebuild the care-plan view from the whole store; returns what it read and applied."""
+    clients: dict[UUID, UUID] = {}
+
+    def client_of(aggregate_id: UUID) -> UUID | None:
+        if aggregate_id not in clients:
+            found = app.find(aggregate_id, Aggregate)
+            client_id = getattr(found, "client_id", None)
+            if not isinstance(client_id, UUID):
+                return None
+            clients[aggregate_id] = client_id
+        return clients[aggregate_id]
+
+    position = read = applied = 0
+    while True:
+        notes = app.recorder.select_notifications(position, page, inclusive_of_start=False)
+        if not notes:
+            break
+        items = []
+        for note in notes:
+            if is_published(note.topic):
+                event = app.mapper.to_domain_event(note)
+                outbound = to_outbound(event, note.id, client_of)
+                if outbound.client_id is not None:
+                    if len(clients) > 100_000:
+                        clients.clear()  # bounded: memory must not grow with the store
+                    clients[event.originator_id] = outbound.client_id
+                items.append((note.id, outbound.model_dump(mode="json")))
+        if items:
+            views.apply_batch(PROJECTION, care_plan.VIEW, items, care_plan.apply,
+                              care_plan.keys_of)
+        read += len(notes)
+        applied += len(items)
+        position = notes[-1].id
+    return {"read": read, "applied": applied}
+
+
+def _template() -> list[Envelope]:
+    return [MESSAGE_TYPES[m["message_type"]].model_validate(m) for m in client_story()]
+
+
+def generate(settings: Settings, events: int, batch_commands: int = 2000) -> int:
+    """Store about ``events`` events (half message-ledger entries, as in production),
+    through the batched write path: many aggregates per transaction."""
+    app = create_care_app(eventsourcing_env(settings))
+    template = _template()
+    stored = 0
+    try:
+        while stored < events:
+            batch: list[Envelope] = []
+            while len(batch) < batch_commands:
+                cid, rid = uuid.uuid4(), uuid.uuid4()
+                for m in template:
+                    payload: Any = m.payload
+                    update = {k: v for k, v in (("client_id", cid), ("referral_id", rid))
+                              if hasattr(payload, k)}
+                    batch.append(m.model_copy(update={
+                        "message_id": f"replay-{uuid.uuid4()}",
+                        "payload": payload.model_copy(update=update)}))
+            results = apply_batch(app, batch)
+            stored += sum(1 + len(r.event_ids) for r in results if isinstance(r, Outcome))
+    finally:
+        app.close()
+    return stored
+
+
+def _fold_in_this_process(settings: Settings, views_schema: str) -> dict[str, Any]:
+    app = create_care_app(eventsourcing_env(settings))
+    views = PostgresViewStore(postgres_conninfo(settings), views_schema)
+    try:
+        start = time.perf_counter()
+        counts = fold_care_plan_views(app, views)
+        elapsed = time.perf_counter() - start
+    finally:
+        views.close()
+        app.close()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {**counts, "seconds": round(elapsed, 2),
+            "events_per_s": round(counts["read"] / elapsed, 1),
+            "published_events_per_s": round(counts["applied"] / elapsed, 1),
+            "peak_rss_mb": round(peak_kb / 1024, 1)}
+
+
+if __name__ == "__main__":
+    from bench.environment import PG
+    from services.structured_logging import configure_logging
+
+    configure_logging("json", "WARNING")
+    fold_settings = Settings(_env_file=None, store="postgres",  # type: ignore[call-arg]
+                             postgres_schema=sys.argv[1], **PG)
+    print(json.dumps(_fold_in_this_process(fold_settings, sys.argv[2])))
