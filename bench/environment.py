@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from services.access_tokens import Caller, issue
 from services.embedded_nats import EmbeddedNats, free_port, nats_server_binary
+from services.encryption_at_rest import new_key
 from services.settings import Settings
 from services.store_setup import open_stores
 
@@ -30,10 +33,16 @@ PG = {
 }
 
 
+BENCH_TOKEN_SECRET = f"careloop-bench-{uuid.uuid4().hex}"
+BENCH_CIPHER_KEY = new_key()
+"""Production configuration: tokens are checked and payloads are encrypted at rest."""
+
+
 def coordinator_headers() -> dict[str, str]:
-    """Who the query load says it is. The one place to change when tokens replace the
-    development headers."""
-    return {"X-Careloop-User": "bench-coordinator", "X-Careloop-Role": "coordinator"}
+    """Who the query load says it is: a coordinator with a signed token."""
+    token = issue(BENCH_TOKEN_SECRET, Caller("bench-coordinator", "coordinator", "bench-org"),
+                  timedelta(hours=2))
+    return {"Authorization": f"Bearer {token}"}
 
 
 def settings_for(run: str, nats_url: str, data_dir: Path) -> Settings:
@@ -44,7 +53,8 @@ def settings_for(run: str, nats_url: str, data_dir: Path) -> Settings:
         data_dir=data_dir / tag, stream_inbound=f"B_{tag.upper()}_INBOUND",
         stream_events=f"B_{tag.upper()}_EVENTS", stream_receipts=f"B_{tag.upper()}_RECEIPTS",
         stream_deadletter=f"B_{tag.upper()}_DEADLETTER", consumer_prefix=f"b{tag}",
-        http_port=free_port(), log_format="json", log_level="WARNING", **PG,
+        http_port=free_port(), log_format="json", log_level="WARNING",
+        token_secret=BENCH_TOKEN_SECRET, cipher_key=BENCH_CIPHER_KEY, **PG,
     )
 
 
