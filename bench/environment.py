@@ -33,8 +33,10 @@ PG = {
 }
 
 
-BENCH_TOKEN_SECRET = f"careloop-bench-{uuid.uuid4().hex}"
-BENCH_CIPHER_KEY = new_key()
+# Shared with the bench's child processes through the environment they inherit.
+BENCH_TOKEN_SECRET = os.environ.setdefault("CARELOOP_BENCH_TOKEN_SECRET",
+                                           f"careloop-bench-{uuid.uuid4().hex}")
+BENCH_CIPHER_KEY = os.environ.setdefault("CARELOOP_BENCH_CIPHER_KEY", new_key())
 """Production configuration: tokens are checked and payloads are encrypted at rest."""
 
 

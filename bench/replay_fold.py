@@ -120,10 +120,10 @@ def _fold_in_this_process(settings: Settings, views_schema: str) -> dict[str, An
 
 
 if __name__ == "__main__":
-    from bench.environment import PG
+    from bench.environment import BENCH_CIPHER_KEY, PG
     from services.structured_logging import configure_logging
 
     configure_logging("json", "WARNING")
     fold_settings = Settings(_env_file=None, store="postgres",  # type: ignore[call-arg]
-                             postgres_schema=sys.argv[1], **PG)
+                             postgres_schema=sys.argv[1], cipher_key=BENCH_CIPHER_KEY, **PG)
     print(json.dumps(_fold_in_this_process(fold_settings, sys.argv[2])))
