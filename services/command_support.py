@@ -37,6 +37,26 @@ def active_client(app: CareLoop, client_id: UUID, field: str = "payload.client_i
     return client
 
 
+P = TypeVar("P", bound=Aggregate)
+
+
+def per_client(app: CareLoop, kind: type[P], client_id: UUID, provenance: Provenance) -> P:
+    """The client's aggregate of that kind, started (new, unsaved) on first use."""
+    found = app.find(kind.id_for(client_id), kind)  # type: ignore[attr-defined]
+    return found or kind.start(client_id, provenance)  # type: ignore[attr-defined]
+
+
 def care_plan_of(app: CareLoop, client_id: UUID, provenance: Provenance) -> CarePlan:
-    """The client's care plan, started (as a new, unsaved aggregate) on first use."""
-    return app.find(CarePlan.id_for(client_id), CarePlan) or CarePlan.start(client_id, provenance)
+    return per_client(app, CarePlan, client_id, provenance)
+
+
+def per_client_step(kind: type[P], step: Callable[[P, Any, Provenance], None]) -> Handler:
+    """A handler for a message about one registered, active client's ``kind`` aggregate."""
+
+    def handle(app: CareLoop, m: Any, p: Provenance) -> list[Aggregate]:
+        active_client(app, m.payload.client_id)
+        target = per_client(app, kind, m.payload.client_id, p)
+        step(target, m.payload, p)
+        return [target]
+
+    return handle

@@ -5,22 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from eventsourcing.domain import Aggregate
-
 from domain.care_plan import CarePlan
 from domain.provenance import Provenance
-from services.care_app import CareLoop
-from services.command_support import Handler, active_client, care_plan_of
+from services.command_support import Handler, per_client_step
 
 
 def _plan_step(step: Callable[[CarePlan, Any, Provenance], None]) -> Handler:
-    def handle(app: CareLoop, m: Any, p: Provenance) -> list[Aggregate]:
-        active_client(app, m.payload.client_id)
-        plan = care_plan_of(app, m.payload.client_id, p)
-        step(plan, m.payload, p)
-        return [plan]
-
-    return handle
+    return per_client_step(CarePlan, step)
 
 
 HANDLERS: dict[str, Handler] = {

@@ -8,30 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from uuid import UUID
-
-from eventsourcing.domain import Aggregate
 
 from domain.clinical_record import ClinicalRecord
 from domain.provenance import Provenance
-from services.care_app import CareLoop
-from services.command_support import Handler, active_client
-
-
-def clinical_record_of(app: CareLoop, client_id: UUID, provenance: Provenance) -> ClinicalRecord:
-    """The client's clinical record, started (as a new, unsaved aggregate) on first use."""
-    found = app.find(ClinicalRecord.id_for(client_id), ClinicalRecord)
-    return found or ClinicalRecord.start(client_id, provenance)
+from services.command_support import Handler, per_client_step
 
 
 def _on_record(step: Callable[[ClinicalRecord, Any, Provenance], None]) -> Handler:
-    def handle(app: CareLoop, m: Any, p: Provenance) -> list[Aggregate]:
-        active_client(app, m.payload.client_id)
-        record = clinical_record_of(app, m.payload.client_id, p)
-        step(record, m.payload, p)
-        return [record]
-
-    return handle
+    return per_client_step(ClinicalRecord, step)
 
 
 HANDLERS: dict[str, Handler] = {
