@@ -28,7 +28,7 @@ from bench.environment import (
     start_nats,
     versions,
 )
-from services.structured_logging import configure_logging
+from services.cli.structured_logging import configure_logging
 
 out = Console()
 TARGETS = {"ingest_cmds_per_s": 5000, "ingest_vs_baseline": 6.0, "freshness_p99_ms": 100,

@@ -11,12 +11,17 @@ from eventsourcing.domain import Aggregate
 from nats.js import JetStreamContext
 
 from contracts.v1.parsing import Rejection, parse_message
-from services import receipts
-from services.care_app import CareLoop
-from services.inbound_commands import execute
-from services.outbound_events import is_published, subject_of, to_outbound
+from services.bus.streams import (
+    EVENTS_ROOT,
+    INBOUND_SUBJECTS,
+    receipts_subject,
+    split_inbound_subject,
+)
+from services.commands.registry import execute
+from services.ingest import receipts
+from services.relay.outbound_events import is_published, subject_of, to_outbound
 from services.settings import Settings
-from services.streams import EVENTS_ROOT, INBOUND_SUBJECTS, receipts_subject, split_inbound_subject
+from services.store.care_app import CareLoop
 
 
 class NaiveIngest:

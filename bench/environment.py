@@ -18,11 +18,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from services.access_tokens import Caller, issue
-from services.embedded_nats import EmbeddedNats, free_port, nats_server_binary
-from services.encryption_at_rest import new_key
+from services.api.access_tokens import Caller, issue
+from services.bus.embedded_nats import EmbeddedNats, free_port, nats_server_binary
 from services.settings import Settings
-from services.store_setup import open_stores
+from services.store.encryption_at_rest import new_key
+from services.store.store_setup import open_stores
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = {

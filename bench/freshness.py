@@ -22,7 +22,7 @@ from psycopg.rows import tuple_row
 from bench.environment import PG, ServiceProcess
 from bench.traffic import client_story, subject_of
 from projections import care_plan
-from services.jetstream_pipeline import PipelinedPublisher
+from services.bus.jetstream_pipeline import PipelinedPublisher
 from services.settings import Settings
 
 POLL_SECONDS = 0.002

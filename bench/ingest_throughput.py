@@ -18,10 +18,10 @@ from nats.js.errors import NotFoundError
 from bench.baseline import NaiveIngest
 from bench.environment import ServiceProcess, delete_streams, drop_schema, settings_for
 from bench.traffic import export, publish_all
-from services.care_app import create_care_app
-from services.event_store_config import eventsourcing_env
+from services.bus.streams import ensure_streams
 from services.settings import Settings
-from services.streams import ensure_streams
+from services.store.care_app import create_care_app
+from services.store.event_store_config import eventsourcing_env
 
 
 async def _prepare(settings: Settings, commands: int) -> tuple[Any, list[dict[str, Any]]]:

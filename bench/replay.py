@@ -33,12 +33,12 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.v1.catalogue import MESSAGE_TYPES
-from services.care_app import CareLoop, create_care_app
-from services.event_store_config import eventsourcing_env, postgres_conninfo
-from services.inbound_commands import execute
-from services.projection_rebuild import open_namespaces, rebuild
-from services.projection_registry import PROJECTIONS
+from services.audit.rebuild import open_namespaces, rebuild
+from services.commands.registry import execute
+from services.projector.registry import PROJECTIONS
 from services.settings import Settings
+from services.store.care_app import CareLoop, create_care_app
+from services.store.event_store_config import eventsourcing_env, postgres_conninfo
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "contracts" / "examples"

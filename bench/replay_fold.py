@@ -26,11 +26,11 @@ from contracts.v1.catalogue import MESSAGE_TYPES
 from contracts.v1.envelope import Envelope
 from projections import care_plan
 from projections.view_store import PostgresViewStore, ViewStore
-from services.batch_commands import apply_batch
-from services.care_app import CareLoop, Outcome, create_care_app
-from services.event_store_config import eventsourcing_env, postgres_conninfo
-from services.outbound_events import is_published, to_outbound
+from services.commands.batch import apply_batch
+from services.relay.outbound_events import is_published, to_outbound
 from services.settings import Settings
+from services.store.care_app import CareLoop, Outcome, create_care_app
+from services.store.event_store_config import eventsourcing_env, postgres_conninfo
 
 PAGE = 1000
 PROJECTION = "care_plan_rebuild"
@@ -121,7 +121,7 @@ def _fold_in_this_process(settings: Settings, views_schema: str) -> dict[str, An
 
 if __name__ == "__main__":
     from bench.environment import BENCH_CIPHER_KEY, PG
-    from services.structured_logging import configure_logging
+    from services.cli.structured_logging import configure_logging
 
     configure_logging("json", "WARNING")
     fold_settings = Settings(_env_file=None, store="postgres",  # type: ignore[call-arg]

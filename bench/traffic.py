@@ -10,8 +10,8 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
-from services.jetstream_pipeline import PipelinedPublisher
-from services.streams import inbound_subject
+from services.bus.jetstream_pipeline import PipelinedPublisher
+from services.bus.streams import inbound_subject
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "contracts" / "examples"
 _CACHE: dict[str, dict[str, Any]] = {}

@@ -20,24 +20,24 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NATS
 
 from projections.view_store import ViewStore
-from services.access_tokens import secret_for
-from services.care_app import CareLoop
-from services.care_queries import CareQueries
-from services.deadline_watcher import DeadlineWatcher
-from services.disclosure_recorder import DisclosureRecorder
-from services.embedded_nats import EmbeddedNats, free_port
-from services.hash_chain import HashChain, open_chain_table
-from services.hash_chain_keeper import HashChainKeeper
-from services.http_api import HealthProbe, authenticator, create_http_app
-from services.http_audit import create_audit_router
-from services.ingest import Ingest
-from services.nats_connection import broker_security, connect_options, report_error
-from services.nats_queries import NatsQueries
-from services.outbox_relay import OutboxRelay, stream_position
-from services.projector import CARE_PLAN, Projector
+from services.api.access_tokens import secret_for
+from services.api.care_queries import CareQueries
+from services.api.disclosure_recorder import DisclosureRecorder
+from services.api.http_app import HealthProbe, authenticator, create_http_app
+from services.api.nats_queries import NatsQueries
+from services.audit.hash_chain import HashChain, open_chain_table
+from services.audit.hash_chain_keeper import HashChainKeeper
+from services.audit.http_routes import create_audit_router
+from services.bus.connection import broker_security, connect_options, report_error
+from services.bus.embedded_nats import EmbeddedNats, free_port
+from services.bus.streams import ensure_streams
+from services.commands.deadline_watcher import DeadlineWatcher
+from services.ingest.consumer import Ingest
+from services.projector.consumer import CARE_PLAN, Projector
+from services.relay.outbox_relay import OutboxRelay, stream_position
 from services.settings import Settings
-from services.store_setup import open_stores
-from services.streams import ensure_streams
+from services.store.care_app import CareLoop
+from services.store.store_setup import open_stores
 
 log = structlog.get_logger("careloop")
 

@@ -9,9 +9,9 @@ from typing import Any
 import psycopg
 
 from contracts.v1.catalogue import MESSAGE_TYPES
-from services.care_app import CareLoop
-from services.inbound_commands import execute
+from services.commands.registry import execute
 from services.settings import Settings
+from services.store.care_app import CareLoop
 from tests.conftest import PG
 from tests.helpers import message
 

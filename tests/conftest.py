@@ -18,9 +18,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from services.embedded_nats import EmbeddedNats
-from services.encryption_at_rest import new_key
+from services.bus.embedded_nats import EmbeddedNats
 from services.settings import Settings
+from services.store.encryption_at_rest import new_key
 
 os.environ.setdefault("CARELOOP_CIPHER_KEY", new_key())
 

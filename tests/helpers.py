@@ -29,7 +29,7 @@ def bearer(secret: str, user: str = "co-5001", role: str = "coordinator",
     """An Authorization header for a person in a role, signed with the runtime's secret."""
     from datetime import timedelta
 
-    from services.access_tokens import Caller, issue
+    from services.api.access_tokens import Caller, issue
 
     return {"Authorization": "Bearer " + issue(secret, Caller(user, role, organisation),
                                                timedelta(minutes=30))}

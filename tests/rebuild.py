@@ -9,8 +9,8 @@ from eventsourcing.domain import Aggregate
 
 from projections import care_plan, care_plan_derived
 from projections.view_store import ViewStore
-from services.care_app import CareLoop
-from services.outbound_events import is_published, to_outbound
+from services.relay.outbound_events import is_published, to_outbound
+from services.store.care_app import CareLoop
 
 
 def project(app: CareLoop, views: ViewStore, cid: str | None = None,

@@ -11,19 +11,19 @@ from typing import Any
 import httpx
 
 from projections import role_views
-from services.care_app import create_care_app
-from services.event_store_config import eventsourcing_env
-from services.hash_chain import HashChain, open_chain_table
-from services.partner_client import PartnerClient
-from services.projection_rebuild import (
+from services.audit.hash_chain import HashChain, open_chain_table
+from services.audit.rebuild import (
     compare,
     compare_derived,
     open_namespaces,
     rebuild,
     switch,
 )
-from services.projector import CARE_PLAN
+from services.partners.client import PartnerClient
+from services.projector.consumer import CARE_PLAN
 from services.runtime import Runtime
+from services.store.care_app import create_care_app
+from services.store.event_store_config import eventsourcing_env
 from tests.e2e.test_referral_loop import care_plan, referral_status
 from tests.helpers import CLIENT_ID, bearer, message
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from contracts.v1.receipts import Receipt
-from services.partner_client import PartnerClient
+from services.partners.client import PartnerClient
 from services.runtime import Runtime
 from tests.e2e.test_referral_loop import care_plan
 from tests.helpers import CLIENT_ID, message

@@ -21,10 +21,10 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from contracts.v1.receipts import Receipt
-from services import inbound_commands
+from services.bus.streams import ensure_streams, inbound_subject, receipts_subject
+from services.commands import registry as inbound_commands
 from services.runtime import Runtime
 from services.settings import Settings
-from services.streams import ensure_streams, inbound_subject, receipts_subject
 from tests.helpers import message
 
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from contracts.v1.receipts import Receipt
-from services.partner_client import PartnerClient
+from services.partners.client import PartnerClient
 from services.runtime import Runtime
 from services.settings import Settings
 from tests.helpers import CLIENT_ID, bearer, message

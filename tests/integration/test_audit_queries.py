@@ -14,14 +14,14 @@ import structlog
 from fhir.resources.R4B.bundle import Bundle
 from typer.testing import CliRunner
 
-from services.audit_as_of import aggregate_at_version, view_as_of
-from services.audit_timeline import TimelineFilter, timeline
-from services.care_app import CareLoop, create_care_app
-from services.cli import app as cli
-from services.disclosure_accounting import Reader, accounting, record_read
-from services.event_store_config import eventsourcing_env
-from services.fhir_export import timeline_bundle
+from services.audit.as_of import aggregate_at_version, view_as_of
+from services.audit.disclosure_accounting import Reader, accounting, record_read
+from services.audit.fhir_export import timeline_bundle
+from services.audit.timeline import TimelineFilter, timeline
+from services.cli.main import app as cli
 from services.settings import Settings
+from services.store.care_app import CareLoop, create_care_app
+from services.store.event_store_config import eventsourcing_env
 from tests.audit_support import RawStore, housing_story, post
 from tests.helpers import CLIENT_ID
 

@@ -14,11 +14,11 @@ from contracts.v1.catalogue import MESSAGE_TYPES
 from contracts.v1.envelope import Envelope
 from domain.errors import DomainError, ReferralNotFound
 from domain.referral import Referral, ReferralStatus
-from services import inbound_commands
-from services.batch_commands import apply_batch
-from services.care_app import CareLoop, Outcome, create_care_app
-from services.event_store_config import eventsourcing_env
+from services.commands import registry as inbound_commands
+from services.commands.batch import apply_batch
 from services.settings import Settings
+from services.store.care_app import CareLoop, Outcome, create_care_app
+from services.store.event_store_config import eventsourcing_env
 from tests.helpers import message
 
 

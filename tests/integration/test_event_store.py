@@ -11,10 +11,10 @@ from contracts.v1.catalogue import MESSAGE_TYPES
 from contracts.v1.envelope import Envelope
 from domain.errors import ClientNotRegistered, InvalidReferralTransition
 from domain.referral import Referral, ReferralStatus
-from services.care_app import CareLoop, ConcurrentChange, create_care_app
-from services.event_store_config import eventsourcing_env
-from services.inbound_commands import execute, provenance_of
+from services.commands.registry import execute, provenance_of
 from services.settings import Settings
+from services.store.care_app import CareLoop, ConcurrentChange, create_care_app
+from services.store.event_store_config import eventsourcing_env
 from tests.helpers import CLIENT_ID, message
 
 

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.care_app import CareLoop, create_care_app
-from services.event_store_config import eventsourcing_env
-from services.hash_chain import TABLE, HashChain, open_chain_table
+from services.audit.hash_chain import TABLE, HashChain, open_chain_table
 from services.settings import Settings
+from services.store.care_app import CareLoop, create_care_app
+from services.store.event_store_config import eventsourcing_env
 from tests.audit_support import RawStore, housing_story, post
 
 

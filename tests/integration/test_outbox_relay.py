@@ -13,12 +13,12 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from contracts.v1.catalogue import MESSAGE_TYPES
-from services.care_app import CareLoop, create_care_app
-from services.event_store_config import eventsourcing_env
-from services.inbound_commands import execute
-from services.outbox_relay import POSITION_HEADER, OutboxRelay
+from services.bus.streams import ensure_streams
+from services.commands.registry import execute
+from services.relay.outbox_relay import POSITION_HEADER, OutboxRelay
 from services.settings import Settings
-from services.streams import ensure_streams
+from services.store.care_app import CareLoop, create_care_app
+from services.store.event_store_config import eventsourcing_env
 from tests.helpers import message
 
 

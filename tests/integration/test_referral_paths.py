@@ -11,10 +11,10 @@ import pytest
 
 from contracts.v1.catalogue import MESSAGE_TYPES
 from domain.referral import Referral, ReferralStatus
-from services.care_app import CareLoop, create_care_app
-from services.event_store_config import eventsourcing_env
-from services.inbound_commands import execute
+from services.commands.registry import execute
 from services.settings import Settings
+from services.store.care_app import CareLoop, create_care_app
+from services.store.event_store_config import eventsourcing_env
 from tests.helpers import message
 
 PATHS: dict[str, list[str]] = {

@@ -16,9 +16,9 @@ import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.utils import _topic_cache, get_topic, register_topic
 
-from services.care_app import create_care_app
-from services.event_store_config import eventsourcing_env
 from services.settings import Settings
+from services.store.care_app import create_care_app
+from services.store.event_store_config import eventsourcing_env
 
 
 class Pledge(Aggregate):

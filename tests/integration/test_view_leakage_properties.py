@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from contracts.v1.catalogue import MESSAGE_TYPES
 from projections import care_plan_derived, role_views
 from projections.view_store import ViewStore
-from services.care_app import CareLoop, create_care_app
-from services.event_store_config import eventsourcing_env
-from services.inbound_commands import execute
+from services.commands.registry import execute
 from services.settings import Settings
-from services.view_stores import open_view_store
+from services.store.care_app import CareLoop, create_care_app
+from services.store.event_store_config import eventsourcing_env
+from services.store.view_stores import open_view_store
 from tests.helpers import message
 from tests.rebuild import project
 

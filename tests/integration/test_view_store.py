@@ -8,7 +8,7 @@ import pytest
 
 from projections.view_store import PostgresViewStore, SQLiteViewStore, ViewStore
 from services.settings import Settings
-from services.view_stores import open_view_store
+from services.store.view_stores import open_view_store
 
 
 def counter(doc: dict[str, Any] | None, event: dict[str, Any], key: str) -> dict[str, Any]:

@@ -16,13 +16,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from contracts.v1.events import event_id
 from projections import care_plan
-from services.care_app import create_care_app
-from services.event_store_config import eventsourcing_env
-from services.outbound_events import is_published
-from services.outbox_relay import stream_position
-from services.projector import CARE_PLAN
+from services.projector.consumer import CARE_PLAN
+from services.relay.outbound_events import is_published
+from services.relay.outbox_relay import stream_position
 from services.settings import Settings
-from services.view_stores import open_view_store
+from services.store.care_app import create_care_app
+from services.store.event_store_config import eventsourcing_env
+from services.store.view_stores import open_view_store
 from tests.reliability.workload import REFERRAL_STEPS, Case
 
 

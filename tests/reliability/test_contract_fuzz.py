@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from contracts.v1.catalogue import MESSAGE_TYPES
 from contracts.v1.envelope import Envelope
 from contracts.v1.parsing import Rejection, parse_message
-from services import receipts
+from services.ingest import receipts
 from tests.helpers import example
 from tests.reliability.conftest import Figures
 from tests.reliability.malformed import Malformed, malformed, names_the_field

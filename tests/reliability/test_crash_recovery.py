@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from services.embedded_nats import EmbeddedNats
+from services.bus.embedded_nats import EmbeddedNats
 from services.runtime import Runtime
 from services.settings import Settings
 from tests.reliability.components import Component

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.embedded_nats import EmbeddedNats
+from services.bus.embedded_nats import EmbeddedNats
 from services.runtime import Runtime
 from services.settings import Settings
 from tests.reliability.conftest import Figures

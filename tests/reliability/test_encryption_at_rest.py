@@ -13,11 +13,11 @@ import pytest
 from psycopg import sql
 
 from contracts.v1.parsing import parse_message
-from services.care_app import CareLoop, create_care_app
-from services.encryption_at_rest import EncryptionNotConfigured, new_key
-from services.event_store_config import eventsourcing_env, postgres_conninfo
-from services.inbound_commands import execute
+from services.commands.registry import execute
 from services.settings import Settings
+from services.store.care_app import CareLoop, create_care_app
+from services.store.encryption_at_rest import EncryptionNotConfigured, new_key
+from services.store.event_store_config import eventsourcing_env, postgres_conninfo
 from tests.helpers import example
 
 REGISTRATION = example("client.registered")

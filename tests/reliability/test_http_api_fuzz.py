@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from projections.view_store import SQLiteViewStore
-from services.care_app import create_care_app
-from services.care_queries import CareQueries
-from services.disclosure_recorder import DisclosureRecorder
-from services.http_api import HealthProbe, create_http_app
+from services.api.care_queries import CareQueries
+from services.api.disclosure_recorder import DisclosureRecorder
+from services.api.http_app import HealthProbe, create_http_app
+from services.store.care_app import create_care_app
 from tests.helpers import bearer
 from tests.reliability.conftest import Figures
 

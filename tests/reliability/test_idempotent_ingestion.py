@@ -8,8 +8,8 @@ import asyncio
 import uuid
 from pathlib import Path
 
-from services.embedded_nats import EmbeddedNats
-from services.partner_client import PartnerClient
+from services.bus.embedded_nats import EmbeddedNats
+from services.partners.client import PartnerClient
 from services.runtime import Runtime
 from services.settings import Settings
 from tests.helpers import message

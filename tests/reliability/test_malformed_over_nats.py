@@ -9,7 +9,7 @@ import asyncio
 from hypothesis import Phase, given, settings
 
 from contracts.v1.parsing import Rejection, parse_message
-from services.partner_client import PartnerClient
+from services.partners.client import PartnerClient
 from services.runtime import Runtime
 from tests.helpers import message
 from tests.reliability.conftest import Figures

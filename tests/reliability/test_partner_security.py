@@ -22,19 +22,19 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from nats.aio.client import Client as NATS
 
-from services.embedded_nats import EmbeddedNats
-from services.nats_permissions import (
+from services.bus.embedded_nats import EmbeddedNats
+from services.bus.permissions import (
     TlsFiles,
     nats_server_config,
     partner_inbox,
     write_nats_server_config,
 )
-from services.partner_client import PartnerClient
-from services.partner_registry import PartnerRegistry
-from services.projector import CARE_PLAN
+from services.bus.streams import inbound_subject
+from services.partners.client import PartnerClient
+from services.partners.registry import PartnerRegistry
+from services.projector.consumer import CARE_PLAN
 from services.runtime import Runtime
 from services.settings import Settings
-from services.streams import inbound_subject
 from tests.helpers import EXAMPLES, message
 from tests.reliability.conftest import Figures
 
@@ -213,7 +213,7 @@ async def test_nats_over_tls_accepts_careloop_and_refuses_plain_connections(
 
 
 def test_generated_configuration_gives_each_partner_its_own_password_and_subjects() -> None:
-    from services.nats_permissions import new_credentials
+    from services.bus.permissions import new_credentials
 
     config, passwords = new_credentials(REGISTRY)
     users = {u["user"]: u for u in config["authorization"]["users"]}

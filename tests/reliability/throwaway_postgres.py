@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from services.embedded_nats import free_port
+from services.bus.embedded_nats import free_port
 
 
 def _bin(name: str) -> str:

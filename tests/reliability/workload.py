@@ -15,7 +15,7 @@ import nats
 from nats.errors import Error as NatsError
 
 from contracts.v1.receipts import Receipt
-from services.partner_client import PartnerClient
+from services.partners.client import PartnerClient
 from tests.helpers import message
 
 STEPS = (

@@ -646,7 +646,7 @@ def test_events_record_actor_and_business_time() -> None:
 
 def test_stored_and_reloaded_conference_is_the_same() -> None:
     """Events hold only what the event store can write: a full round trip loses nothing."""
-    from services.care_app import CareLoop
+    from services.store.care_app import CareLoop
 
     app = CareLoop(env={})
     conference = run(conference_in(S.FINALIZED), ["addendum"])
@@ -660,7 +660,7 @@ def test_stored_and_reloaded_conference_is_the_same() -> None:
 def post(app: Any, message_type: str, actor: Provenance = CONVENER, **payload: Any) -> list[Any]:
     """Validate the example of ``message_type`` with ``payload`` changes, handle, save."""
     from contracts.v1.conference_messages import MESSAGE_TYPES
-    from services.commands_conference import HANDLERS
+    from services.commands.conference import HANDLERS
     from tests.helpers import message
 
     doc = {**message(message_type, **payload), "actor": person(actor)}
@@ -674,7 +674,7 @@ def post(app: Any, message_type: str, actor: Provenance = CONVENER, **payload: A
 
 def registered(*clients: uuid.UUID) -> Any:
     from domain.client import Client
-    from services.care_app import CareLoop
+    from services.store.care_app import CareLoop
 
     app = CareLoop(env={})
     for client in clients:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from domain.case_conference import CaseConference, ConferenceStatus
 from domain.errors import DomainError
 from domain.provenance import Provenance
-from services.care_app import CareLoop
+from services.store.care_app import CareLoop
 from tests.unit.test_case_conference_lifecycle import (
     BENEFITS,
     CHAIR,

@@ -14,7 +14,7 @@ from domain.clinical_record import ClinicalRecord
 from domain.provenance import Actor, Provenance
 from projections import care_plan_clinical
 from projections.care_plan_clinical import SECTIONS, apply
-from services.outbound_events import to_outbound
+from services.relay.outbound_events import to_outbound
 
 CLIENT = uuid.uuid4()
 PSY_LABELS = {"confidentiality": "R", "sensitivity": ["PSY"], "law": []}

@@ -43,9 +43,9 @@ from domain.screening import (
     UnknownInstrument,
     WrongItemCount,
 )
-from services.care_app import CareLoop, create_care_app
-from services.commands_clinical import HANDLERS
-from services.inbound_commands import execute
+from services.commands.clinical import HANDLERS
+from services.commands.registry import execute
+from services.store.care_app import CareLoop, create_care_app
 from tests.helpers import CLIENT_ID, message
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from domain.case_conference import CaseConference, ConferenceStatus
 from projections import care_plan_conferences as view
-from services.outbound_events import to_outbound
+from services.relay.outbound_events import to_outbound
 from tests.unit.test_case_conference_lifecycle import (
     ACTION,
     CHAIR,

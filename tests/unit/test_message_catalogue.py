@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contracts.v1.catalogue import MESSAGE_TYPES
-from services.inbound_commands import HANDLERS
+from services.commands.registry import HANDLERS
 
 
 def test_every_message_type_is_handled_and_every_handler_has_a_contract() -> None:

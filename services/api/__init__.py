@@ -1,0 +1,1 @@
+"""What callers read: HTTP and NATS queries, access tokens, and the recording of every read."""

@@ -1,0 +1,102 @@
+"""The same queries as HTTP, over NATS request-reply, for team systems.
+
+Request on ``careloop.query.<name>`` (care_plan, psychotherapy_notes, worklist,
+break_glass) a JSON object with ``token`` and the query's arguments; the reply is
+``{"status": 200, "body": {...}}`` or ``{"status": 4xx, "detail": "..."}`` — the same codes
+and sentences as HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import structlog
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from services.api.access_tokens import Caller, InvalidToken, verify
+from services.api.care_queries import CareQueries, QueryRefused
+
+log = structlog.get_logger("careloop.nats_queries")
+
+QUERY_ROOT = "careloop.query"
+
+Handler = Callable[[Caller, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def _uuid(args: dict[str, Any], name: str) -> UUID:
+    try:
+        return UUID(str(args[name]))
+    except (KeyError, ValueError):
+        raise QueryRefused(400, f"'{name}' must be a UUID") from None
+
+
+class NatsQueries:
+    def __init__(self, nc: NATS, queries: CareQueries, token_secret: str,
+                 issuer: str = "careloop") -> None:
+        self.nc, self.queries, self.secret, self.issuer = nc, queries, token_secret, issuer
+        self._sub: Subscription | None = None
+        q = queries
+        self.handlers: dict[str, Handler] = {
+            "care_plan": lambda who, a: q.care_plan(
+                who, _uuid(a, "client_id"), purpose=a.get("purpose"), access=a.get("access"),
+                channel="nats"),
+            "psychotherapy_notes": lambda who, a: q.own_notes(
+                who, _uuid(a, "client_id"), a.get("purpose"), channel="nats"),
+            "break_glass": lambda who, a: q.open_break_glass(
+                who, _uuid(a, "client_id"), str(a.get("reason", ""))),
+            "worklist": lambda who, a: q.worklist(
+                who, str(a.get("name", "")), limit=int(a.get("limit", 50)),
+                offset=int(a.get("offset", 0)),
+                client_id=_uuid(a, "client_id") if a.get("client_id") else None,
+                who=a.get("party"),
+                today=date.fromisoformat(a["as_of"]) if a.get("as_of") else None,
+                channel="nats"),
+        }
+
+    async def start(self) -> None:
+        self._sub = await self.nc.subscribe(f"{QUERY_ROOT}.>", queue="careloop-api",
+                                            cb=self._on_request)
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+
+    async def answer(self, name: str, raw: bytes) -> dict[str, Any]:
+        try:
+            args = json.loads(raw)
+            if not isinstance(args, dict):
+                raise ValueError
+        except (ValueError, UnicodeDecodeError):
+            return {"status": 400, "detail": "the request must be a JSON object"}
+        try:
+            who = verify(self.secret, str(args.get("token", "")), self.issuer)
+        except InvalidToken:
+            return {"status": 401, "detail": "invalid or expired token"}
+        handler = self.handlers.get(name)
+        if handler is None:
+            return {"status": 404, "detail": f"no query '{name}'; known: "
+                                             f"{', '.join(self.handlers)}"}
+        try:
+            return {"status": 200, "body": await handler(who, args)}
+        except QueryRefused as refused:
+            return {"status": refused.status, "detail": refused.detail}
+        except (TypeError, ValueError) as e:
+            return {"status": 400, "detail": f"bad arguments: {e}"}
+        except Exception as e:  # store away, record not written: fail closed
+            log.warning("query_unavailable", query=name, error=type(e).__name__)
+            return {"status": 503, "detail": "temporarily unavailable; try again"}
+
+    async def _on_request(self, msg: Msg) -> None:
+        name = msg.subject[len(QUERY_ROOT) + 1:]
+        structlog.contextvars.clear_contextvars()
+        reply = await self.answer(name, msg.data)
+        if reply["status"] >= 500:
+            log.warning("query_failed", query=name, status=reply["status"])
+        if msg.reply:
+            await msg.respond(json.dumps(reply, default=str).encode())

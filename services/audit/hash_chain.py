@@ -1,0 +1,315 @@
+"""Tamper evidence: a hash chain over the stored events, in store order.
+
+Each link covers one stored event (notification id, originator id and version, topic and
+the stored state bytes) and the previous link's hash, so changing, removing or reordering
+any stored row changes every later link. The chain is a projection of the store, kept in
+its own table beside the events (same SQLite file, same PostgreSQL schema) and advanced by
+the runtime's ``hash_chain`` component. ``verify`` re-walks the store from the start and
+reports the first event whose content, order or presence no longer matches.
+
+The chain table lives in the same database, so someone who can rewrite events can also
+rewrite the chain: the head hash must also be anchored outside the database (see the
+README's "Anchoring the chain head"); ``verify(expect_head=...)`` checks an anchor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import struct
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+from eventsourcing.persistence import Notification
+
+from services.settings import Settings
+from services.store.care_app import CareLoop
+from services.store.event_records import notifications
+from services.store.event_store_config import postgres_conninfo
+
+log = structlog.get_logger("careloop.hash_chain")
+
+GENESIS = "0" * 64
+TABLE = "audit_hash_chain"
+PAGE = 2000
+
+
+def content_hash(note: Notification) -> str:
+    """The digest of one stored event's content (originator id and version, topic, state),
+    independent of where it sits; the link adds the position and the predecessor."""
+    head = "\x1f".join(
+        (str(note.originator_id), str(note.originator_version), note.topic)
+    ).encode()
+    h = hashlib.sha256()
+    h.update(struct.pack(">Q", len(head)))
+    h.update(head)
+    h.update(struct.pack(">Q", len(note.state)))
+    h.update(note.state)
+    return h.hexdigest()
+
+
+def link_hash(previous: str, position: int, content: str) -> str:
+    """One link: the predecessor's hash, the event's store position and its content."""
+    return hashlib.sha256(f"{previous}:{position}:{content}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Link:
+    position: int
+    content: str
+    chain: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The first place where the store and the chain disagree."""
+
+    position: int
+    kind: str
+    """``altered``, ``deleted``, ``inserted``, ``reordered``, ``chain-altered`` or ``anchor``."""
+    detail: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    ok: bool
+    checked: int
+    head_position: int
+    head_hash: str
+    finding: Finding | None = None
+
+
+class ChainTable(Protocol):
+    def head(self) -> Link | None: ...
+    def append(self, links: Sequence[Link], after: int) -> bool: ...
+    def links(self, after: int, limit: int) -> list[Link]: ...
+    def position_of_content(self, content: str) -> int | None: ...
+    def close(self) -> None: ...
+
+
+class SQLiteChainTable:
+    def __init__(self, path: Path) -> None:
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA busy_timeout=10000")
+        self._lock = threading.Lock()
+        self._conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {TABLE} (notification_id INTEGER PRIMARY KEY,"
+            " content_hash TEXT NOT NULL, chain_hash TEXT NOT NULL)"
+        )
+
+    def head(self) -> Link | None:
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT notification_id, content_hash, chain_hash FROM {TABLE} "
+                "ORDER BY notification_id DESC LIMIT 1"
+            ).fetchone()
+        return Link(*row) if row else None
+
+    def append(self, links: Sequence[Link], after: int) -> bool:
+        """Append links that continue from ``after``; False if another writer got there first."""
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                top = c.execute(f"SELECT MAX(notification_id) FROM {TABLE}").fetchone()[0] or 0
+                if top != after:
+                    c.execute("ROLLBACK")
+                    return False
+                c.executemany(f"INSERT INTO {TABLE} VALUES (?,?,?)",
+                              [(k.position, k.content, k.chain) for k in links])
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        return True
+
+    def links(self, after: int, limit: int) -> list[Link]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT notification_id, content_hash, chain_hash FROM {TABLE} "
+                "WHERE notification_id > ? ORDER BY notification_id LIMIT ?", (after, limit)
+            ).fetchall()
+        return [Link(*r) for r in rows]
+
+    def position_of_content(self, content: str) -> int | None:
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT notification_id FROM {TABLE} WHERE content_hash=?", (content,)
+            ).fetchone()
+        return int(row[0]) if row else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class PostgresChainTable:
+    def __init__(self, conninfo: str, schema: str) -> None:
+        import psycopg
+
+        self._conn = psycopg.connect(conninfo, autocommit=True,
+                                     options=f"-c search_path={schema}")
+        self._lock = threading.Lock()
+        self._conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {TABLE} (notification_id BIGINT PRIMARY KEY,"
+            " content_hash TEXT NOT NULL, chain_hash TEXT NOT NULL)"
+        )
+
+    def _rows(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(query.encode(), params).fetchall()
+
+    def head(self) -> Link | None:
+        rows = self._rows(f"SELECT notification_id, content_hash, chain_hash FROM {TABLE} "
+                          "ORDER BY notification_id DESC LIMIT 1")
+        return Link(*rows[0]) if rows else None
+
+    def append(self, links: Sequence[Link], after: int) -> bool:
+        with self._lock, self._conn.transaction():
+            # One chain writer at a time (the runtime's keeper and a CLI verify may overlap).
+            self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
+            row = self._conn.execute(f"SELECT MAX(notification_id) FROM {TABLE}".encode()).fetchone()
+            if ((row[0] if row else None) or 0) != after:
+                return False
+            with self._conn.cursor() as cur:
+                cur.executemany(f"INSERT INTO {TABLE} VALUES (%s,%s,%s)".encode(),
+                                [(k.position, k.content, k.chain) for k in links])
+        return True
+
+    def links(self, after: int, limit: int) -> list[Link]:
+        rows = self._rows(f"SELECT notification_id, content_hash, chain_hash FROM {TABLE} "
+                          "WHERE notification_id > %s ORDER BY notification_id LIMIT %s",
+                          (after, limit))
+        return [Link(*r) for r in rows]
+
+    def position_of_content(self, content: str) -> int | None:
+        rows = self._rows(f"SELECT notification_id FROM {TABLE} WHERE content_hash=%s LIMIT 1",
+                          (content,))
+        return int(rows[0][0]) if rows else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def open_chain_table(settings: Settings) -> ChainTable:
+    """The chain's table, in the same database as the event store."""
+    if settings.store == "sqlite":
+        return SQLiteChainTable(settings.resolved_sqlite_path)
+    return PostgresChainTable(postgres_conninfo(settings), settings.postgres_schema)
+
+
+class HashChain:
+    def __init__(self, app: CareLoop, table: ChainTable) -> None:
+        self.app, self.table = app, table
+
+    def head(self) -> Link | None:
+        return self.table.head()
+
+    def advance(self, max_pages: int | None = None) -> int:
+        """Chain the events stored since the head; returns how many were added."""
+        added = 0
+        pages = 0
+        while max_pages is None or pages < max_pages:
+            head = self.table.head()
+            after, previous = (head.position, head.chain) if head else (0, GENESIS)
+            notes = self.app.recorder.select_notifications(
+                after, PAGE, inclusive_of_start=False)
+            if not notes:
+                break
+            links = []
+            for note in notes:
+                content = content_hash(note)
+                previous = link_hash(previous, note.id, content)
+                links.append(Link(note.id, content, previous))
+            if self.table.append(links, after):
+                added += len(links)
+            pages += 1
+            if len(notes) < PAGE:
+                break
+        if added:
+            log.debug("hash_chain_advanced", added=added)
+        return added
+
+    def verify(self, expect_head: str | None = None) -> VerifyReport:
+        """Re-walk the whole store against the chain; stop at the first disagreement.
+
+        ``expect_head`` is an anchor kept outside the database, ``POSITION:HASH`` (or just
+        ``HASH``): the recomputed chain must pass through it.
+        """
+        want_pos, want_hash = _parse_anchor(expect_head)
+        anchor_seen = False
+        previous, checked, last = GENESIS, 0, 0
+        chained = _links(self.table)
+        link = next(chained, None)
+        for notes in notifications(self.app, 0, page=PAGE):
+            for note in notes:
+                if link is None:
+                    break  # past the chain's head: not chained yet
+                content = content_hash(note)
+                if link.position < note.id:
+                    return self._report(checked, last, previous, Finding(
+                        link.position, "deleted",
+                        f"event {link.position} is chained but no longer in the store"))
+                if note.id < link.position:
+                    return self._report(checked, last, previous, Finding(
+                        note.id, "inserted",
+                        f"event {note.id} is in the store but was never chained"))
+                expected = link_hash(previous, note.id, content)
+                if expected != link.chain:
+                    return self._report(checked, last, previous,
+                                        self._explain(note, content, link, previous))
+                previous, last, checked = expected, note.id, checked + 1
+                if want_hash is not None and expected == want_hash and want_pos in (None, last):
+                    anchor_seen = True
+                link = next(chained, None)
+        if link is not None:
+            return self._report(checked, last, previous, Finding(
+                link.position, "deleted",
+                f"event {link.position} is chained but no longer in the store"))
+        if want_hash is not None and not anchor_seen:
+            where = f" at position {want_pos}" if want_pos is not None else ""
+            return self._report(checked, last, previous, Finding(
+                want_pos or last, "anchor",
+                f"the anchored head {want_hash}{where} is not on the recomputed chain: history "
+                "before the anchor was rewritten (chain table included)"))
+        return VerifyReport(True, checked, last, previous)
+
+    def _explain(self, note: Notification, content: str, link: Link, previous: str) -> Finding:
+        if content == link.content:
+            return Finding(note.id, "chain-altered",
+                           f"event {note.id} is intact but its chain record was changed")
+        moved_from = self.table.position_of_content(content)
+        if moved_from is not None and moved_from != note.id:
+            return Finding(note.id, "reordered",
+                           f"event at {note.id} is the one chained at position {moved_from}")
+        return Finding(note.id, "altered",
+                       f"event {note.id} ({note.topic} v{note.originator_version} of "
+                       f"{note.originator_id}) no longer matches its chained content")
+
+    def _report(self, checked: int, last: int, previous: str, finding: Finding) -> VerifyReport:
+        log.warning("hash_chain_mismatch", position=finding.position, kind=finding.kind)
+        return VerifyReport(False, checked, last, previous, finding)
+
+
+def _links(table: ChainTable) -> Iterator[Link]:
+    after = 0
+    while True:
+        page = table.links(after, PAGE)
+        yield from page
+        if len(page) < PAGE:
+            return
+        after = page[-1].position
+
+
+def _parse_anchor(anchor: str | None) -> tuple[int | None, str | None]:
+    if not anchor:
+        return None, None
+    pos, sep, digest = anchor.strip().rpartition(":")
+    if sep and pos.isdigit():
+        return int(pos), digest.lower()
+    return None, anchor.strip().lower()

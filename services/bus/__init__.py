@@ -1,0 +1,1 @@
+"""NATS plumbing: the embedded server, connections, streams, permissions, fetch and publish helpers."""

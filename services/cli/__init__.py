@@ -1,0 +1,1 @@
+"""The ``careloop`` command line: serve, post, token, contracts, audit."""

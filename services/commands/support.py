@@ -1,0 +1,62 @@
+"""What every area's command handlers share: the handler shape and loading rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.care_plan import CarePlan
+from domain.client import Client
+from domain.errors import ClientDischarged, ClientNotRegistered, DomainError
+from domain.provenance import Provenance
+from services.store.care_app import CareLoop
+
+Handler = Callable[[CareLoop, Any, Provenance], list[Aggregate]]
+"""Loads aggregates, calls the domain, returns every aggregate it changed (saved together)."""
+
+A = TypeVar("A", bound=Aggregate)
+
+
+def load(app: CareLoop, aggregate_id: UUID, kind: type[A], missing: DomainError) -> A:
+    found = app.find(aggregate_id, kind)
+    if found is None:
+        raise missing
+    return found
+
+
+def active_client(app: CareLoop, client_id: UUID, field: str = "payload.client_id") -> Client:
+    """The registered, not discharged client: most facts may only be added to such a one."""
+    client = load(app, client_id, Client, ClientNotRegistered(
+        f"client {client_id} is not registered; send client.registered first", field=field))
+    if client.discharged:
+        raise ClientDischarged(f"client {client_id} was discharged; no new facts may be added",
+                               field=field)
+    return client
+
+
+P = TypeVar("P", bound=Aggregate)
+
+
+def per_client(app: CareLoop, kind: type[P], client_id: UUID, provenance: Provenance) -> P:
+    """The client's aggregate of that kind, started (new, unsaved) on first use."""
+    found = app.find(kind.id_for(client_id), kind)  # type: ignore[attr-defined]
+    return found or kind.start(client_id, provenance)  # type: ignore[attr-defined]
+
+
+def care_plan_of(app: CareLoop, client_id: UUID, provenance: Provenance) -> CarePlan:
+    return per_client(app, CarePlan, client_id, provenance)
+
+
+def per_client_step(kind: type[P], step: Callable[[P, Any, Provenance], None]) -> Handler:
+    """A handler for a message about one registered, active client's ``kind`` aggregate."""
+
+    def handle(app: CareLoop, m: Any, p: Provenance) -> list[Aggregate]:
+        active_client(app, m.payload.client_id)
+        target = per_client(app, kind, m.payload.client_id, p)
+        step(target, m.payload, p)
+        return [target]
+
+    return handle

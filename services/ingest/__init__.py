@@ -1,0 +1,1 @@
+"""The ingest process: consumes partners' inbound messages from JetStream and answers each with a receipt."""

@@ -1,0 +1,1 @@
+"""The partner side: which team systems may talk to careloop, and a client that posts as one would."""

@@ -1,0 +1,1 @@
+"""The projector process: folds published events into the role views."""

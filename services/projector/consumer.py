@@ -1,0 +1,88 @@
+"""Feeds views from the JetStream events stream, one transaction per fetched batch.
+
+The view store's recorded position is the truth: at start the consumer is recreated to
+deliver from the next sequence, and anything delivered again is skipped by sequence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass
+
+import structlog
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from projections import care_plan, care_plan_derived
+from projections.view_store import Apply, Derive, KeysOf, ViewStore
+from services.bus.jetstream_fetch import fetch_ready
+from services.bus.streams import EVENTS_ROOT
+
+log = structlog.get_logger("careloop.projector")
+
+
+@dataclass(frozen=True)
+class Projection:
+    name: str
+    view: str
+    apply: Apply
+    keys_of: KeysOf
+    derive: Derive | None = None
+
+
+CARE_PLAN = Projection("care_plan_v1", care_plan.VIEW, care_plan.apply, care_plan.keys_of,
+                       care_plan_derived.derive)
+
+
+class Projector:
+    def __init__(
+        self, js: JetStreamContext, store: ViewStore, stream: str, consumer_prefix: str,
+        projection: Projection = CARE_PLAN, batch: int = 1000,
+    ) -> None:
+        self.js, self.store, self.stream = js, store, stream
+        self.projection, self.batch = projection, batch
+        self.durable = f"{consumer_prefix}-projector-{projection.name}".replace(".", "-")
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        pos = await asyncio.to_thread(self.store.position, self.projection.name)
+        with contextlib.suppress(NotFoundError):
+            await self.js.delete_consumer(self.stream, self.durable)
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.ALL, ack_wait=30, max_ack_pending=10_000,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE if pos.stream_seq else DeliverPolicy.ALL,
+            opt_start_seq=pos.stream_seq + 1 if pos.stream_seq else None,
+        )
+        log.info("projector_started", projection=self.projection.name, from_seq=pos.stream_seq + 1)
+        return await self.js.pull_subscribe(
+            f"{EVENTS_ROOT}.>", durable=self.durable, stream=self.stream, config=config
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = 0.5
+        sub = None
+        while not stop.is_set():
+            try:
+                if sub is None:
+                    sub = await self._subscribe()
+                msgs = await fetch_ready(sub, self.batch, wait=0.5)
+                if not msgs:
+                    continue
+                items = [(m.metadata.sequence.stream, json.loads(m.data)) for m in msgs]
+                p = self.projection
+                await asyncio.to_thread(self.store.apply_batch, p.name, p.view, items, p.apply,
+                                        p.keys_of, p.derive)
+                await msgs[-1].ack()
+                backoff = 0.5
+            except Exception as e:  # NATS away, database away: retry from the recorded position
+                log.warning("projector_retrying", error=type(e).__name__, detail=str(e)[:200],
+                            exc_info=True)
+                if sub is not None:
+                    with contextlib.suppress(Exception):  # the connection may be gone already
+                        await sub.unsubscribe()
+                sub = None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+                backoff = min(backoff * 2, 10.0)

@@ -1,0 +1,1 @@
+"""The outbox relay process: publishes stored events to JetStream in store order."""

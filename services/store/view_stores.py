@@ -1,0 +1,15 @@
+"""Opens the view store that matches the configured event store."""
+
+from __future__ import annotations
+
+from projections.view_store import PostgresViewStore, SQLiteViewStore, ViewStore
+from services.settings import Settings
+from services.store.event_store_config import postgres_conninfo
+
+
+def open_view_store(settings: Settings) -> ViewStore:
+    if settings.store == "sqlite":
+        return SQLiteViewStore(settings.resolved_sqlite_path.with_name("careloop-views.sqlite3"))
+    return PostgresViewStore(
+        postgres_conninfo(settings), settings.postgres_schema, settings.postgres_pool_size
+    )
