@@ -17,6 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from projections.view_changes import (
+    ALIASES,
+    CHANGED_SINCE,
+    DDL,
+    ViewChanges,
+    note_changes,
+    read_changes,
+)
 from projections.worklists import Row
 
 Doc = dict[str, Any]
@@ -72,6 +80,7 @@ class ViewStore(Protocol):
         self, projection: str, view: str, events: Iterable[tuple[int, Doc]], apply: Apply,
         keys_of: KeysOf, derive: Derive | None = None,
     ) -> Position: ...
+    def changes(self, after: int) -> ViewChanges: ...
     def close(self) -> None: ...
 
 
@@ -125,6 +134,7 @@ SQLITE_SCHEMA = (
     " who TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (key, kind, item_id));"
     "CREATE INDEX IF NOT EXISTS view_rows_by_kind_date ON view_rows (kind, date);"
     f"{ALIASES_DDL};"
+    + "".join(f"{statement};" for statement in DDL)
 )
 
 
@@ -201,6 +211,7 @@ class SQLiteViewStore:
                     "ON CONFLICT(view, key) DO UPDATE SET doc=excluded.doc",
                     [(v, k, json.dumps(d)) for v, k, d in docs],
                 )
+                note_changes(c.execute, c.executemany, "?", [(v, k) for v, k, _ in docs])
                 for key, key_rows in rows.items():
                     c.execute("DELETE FROM view_rows WHERE key=?", (key,))
                     c.executemany(
@@ -220,6 +231,12 @@ class SQLiteViewStore:
                 raise
         return pos
 
+    def changes(self, after: int) -> ViewChanges:
+        with self._lock:
+            rows = self._conn.execute(CHANGED_SINCE.format(m="?"), (after,)).fetchall()
+            aliases = self._conn.execute(ALIASES).fetchall()
+        return read_changes(rows, aliases, after)
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
@@ -235,6 +252,7 @@ POSTGRES_SCHEMA = (
     " who TEXT NOT NULL, detail JSONB NOT NULL, PRIMARY KEY (key, kind, item_id))",
     "CREATE INDEX IF NOT EXISTS view_rows_by_kind_date ON view_rows (kind, date)",
     ALIASES_DDL,
+    *DDL,
 )
 
 
@@ -318,6 +336,7 @@ class PostgresViewStore:
                     "ON CONFLICT(view, key) DO UPDATE SET doc=excluded.doc",
                     [(v, k, Jsonb(d)) for v, k, d in docs],
                 )
+                note_changes(cur.execute, cur.executemany, "%s", [(v, k) for v, k, _ in docs])
                 for key, key_rows in rows.items():
                     cur.execute("DELETE FROM view_rows WHERE key=%s", (key,))
                     cur.executemany(
@@ -332,6 +351,12 @@ class PostgresViewStore:
                 (projection, pos.stream_seq, pos.store_position),
             )
         return pos
+
+    def changes(self, after: int) -> ViewChanges:
+        with self._pool.connection() as conn:
+            rows = conn.execute(CHANGED_SINCE.format(m="%s"), (after,)).fetchall()
+            aliases = conn.execute(ALIASES).fetchall()
+        return read_changes(rows, aliases, after)
 
     def close(self) -> None:
         self._pool.close()

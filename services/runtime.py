@@ -25,6 +25,7 @@ from services.api.care_queries import CareQueries
 from services.api.disclosure_recorder import DisclosureRecorder
 from services.api.http_app import HealthProbe, authenticator, create_http_app
 from services.api.nats_queries import NatsQueries
+from services.api.view_cache import CachedViews
 from services.audit.hash_chain import HashChain, open_chain_table
 from services.audit.hash_chain_keeper import HashChainKeeper
 from services.audit.http_routes import create_audit_router
@@ -72,6 +73,7 @@ class Runtime:
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     token_secret: str | None = None
     disclosures: DisclosureRecorder | None = None
+    view_cache: CachedViews | None = None
     _nats_queries: NatsQueries | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
     _probes: ThreadPoolExecutor = field(
@@ -138,7 +140,9 @@ class Runtime:
         self.token_secret = secret_for(s.token_secret, s.data_dir, create=self._nats is not None)
         self.disclosures = DisclosureRecorder(self.app, s.disclosure_batch_ms)
         self.disclosures.start()
-        queries = CareQueries(self.app, self.views, self.disclosures, s.break_glass_minutes)
+        self.view_cache = CachedViews(self.views, s.view_cache_poll_ms / 1000)
+        self.view_cache.start()
+        queries = CareQueries(self.app, self.view_cache, self.disclosures, s.break_glass_minutes)
         self._nats_queries = NatsQueries(self._nc, queries, self.token_secret, s.token_issuer)
         await self._nats_queries.start()
         audit = create_audit_router(self.app, s, authenticator(self.token_secret, s.token_issuer))
@@ -221,6 +225,8 @@ class Runtime:
                 log.exception("component_stop_failed")
         if self.disclosures is not None:
             await self.disclosures.stop()
+        if self.view_cache is not None:
+            await self.view_cache.stop()
         if self._nc is not None:
             try:
                 await self._nc.close()

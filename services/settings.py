@@ -50,7 +50,12 @@ class Settings(BaseSettings):
         default=None, description="HMAC secret for access tokens; embedded mode makes one.")
     token_issuer: str = "careloop"
     break_glass_minutes: int = 60
-    disclosure_batch_ms: float = 5.0
+    disclosure_batch_ms: float = Field(
+        default=0.0, description="Extra wait to gather reads into one commit; 0 commits "
+        "whatever is waiting as soon as the previous commit is done.")
+    view_cache_poll_ms: float = Field(
+        default=10.0, description="How often the API asks the view store which documents "
+        "changed (its in-memory copies are at most this much staler than the store).")
     encryption: Literal["auto", "on", "off"] = Field(
         default="auto",
         description="Event payloads encrypted at rest: auto = on for PostgreSQL, and for "

@@ -41,6 +41,11 @@ def issue(secret: str, caller: Caller, ttl: timedelta, issuer: str = "careloop",
 
 
 def verify(secret: str, token: str, issuer: str = "careloop") -> Caller:
+    return verify_claims(secret, token, issuer)[0]
+
+
+def verify_claims(secret: str, token: str, issuer: str = "careloop") -> tuple[Caller, float]:
+    """The caller and the token's expiry (seconds since the epoch), or InvalidToken."""
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=issuer,
                             options={"require": ["exp", "sub", "iss"]})
@@ -49,7 +54,7 @@ def verify(secret: str, token: str, issuer: str = "careloop") -> Caller:
     role, org = claims.get("role"), claims.get("org")
     if role not in ROLES or not isinstance(org, str) or not org:
         raise InvalidToken("claims")
-    return Caller(user=str(claims["sub"]), role=role, organisation=org)
+    return Caller(user=str(claims["sub"]), role=role, organisation=org), float(claims["exp"])
 
 
 def secret_for(configured: str | None, data_dir: Path, create: bool) -> str:

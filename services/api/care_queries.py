@@ -8,6 +8,7 @@ client exists. Every read is recorded as a Disclosure before any data is returne
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +23,7 @@ from projections.care_plan_derived import NOTES_VIEW, notes_key
 from projections.view_store import RowQuery, ViewStore
 from services.api.access_tokens import Caller
 from services.api.disclosure_recorder import DisclosureRecorder, Read
+from services.api.view_cache import CachedViews
 from services.store.care_app import CareLoop
 
 Doc = dict[str, Any]
@@ -69,6 +71,12 @@ def on_caseload(doc: Doc | None, caller: Caller, today: date) -> bool:
         not end or today <= date.fromisoformat(end))
 
 
+def _render_plan(doc: Doc) -> bytes:
+    """As FastAPI's JSONResponse encodes it (view documents hold JSON types only)."""
+    return json.dumps(care_plan.as_response(doc), ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":")).encode()
+
+
 class CareQueries:
     def __init__(self, app: CareLoop, views: ViewStore, recorder: DisclosureRecorder,
                  break_glass_minutes: int = 60) -> None:
@@ -86,13 +94,29 @@ class CareQueries:
 
     async def care_plan(self, caller: Caller, client_id: UUID, *, purpose: str | None = None,
                         access: str | None = None, channel: str = "http") -> Doc:
+        _, doc = await self._care_plan(caller, client_id, purpose, access, channel)
+        return care_plan.as_response(doc)
+
+    async def care_plan_json(self, caller: Caller, client_id: UUID, *,
+                             purpose: str | None = None, access: str | None = None,
+                             channel: str = "http") -> bytes:
+        """The same answer as ``care_plan``, encoded; the bytes of an unchanged document are
+        made once and served again (``CachedViews.rendered``)."""
+        view, doc = await self._care_plan(caller, client_id, purpose, access, channel)
+        if isinstance(self.views, CachedViews):
+            return self.views.rendered(view, str(client_id), doc, _render_plan)
+        return _render_plan(doc)
+
+    async def _care_plan(self, caller: Caller, client_id: UUID, purpose: str | None,
+                         access: str | None, channel: str) -> tuple[str, Doc]:
+        """The view read and its document, after every check and with the read recorded."""
         if access == "break-glass":
             return await self._break_glass_view(caller, client_id, channel)
         if access not in (None, ""):
             raise QueryRefused(400, "access is either omitted or 'break-glass'")
         why = self._purpose(caller, purpose)
         view = role_views.view_name(caller.role)
-        doc = await asyncio.to_thread(self.views.get, view, str(client_id))
+        doc = await self._document(view, str(client_id))
         if caller.role in CASELOAD_BOUND:
             if not on_caseload(doc, caller, datetime.now(UTC).date()):
                 raise QueryRefused(403, NOT_ON_CASELOAD)
@@ -100,20 +124,26 @@ class CareQueries:
             raise QueryRefused(404, f"no care plan for client {client_id}")
         assert doc is not None
         await self.recorder.record(Read(client_id, caller, view, why, channel))
-        return care_plan.as_response(doc)
+        return view, doc
 
-    async def _break_glass_view(self, caller: Caller, client_id: UUID, channel: str) -> Doc:
+    async def _document(self, view: str, key: str) -> Doc | None:
+        if isinstance(self.views, CachedViews):
+            return await self.views.fetch(view, key)
+        return await asyncio.to_thread(self.views.get, view, key)
+
+    async def _break_glass_view(self, caller: Caller, client_id: UUID,
+                                channel: str) -> tuple[str, Doc]:
         access = await asyncio.to_thread(
             self.app.find, BreakGlassAccess.id_for(client_id, caller.user), BreakGlassAccess)
         if access is None or not access.is_open(datetime.now(UTC)):
             raise QueryRefused(403, "no open break-glass access; open one with a reason first")
         view = role_views.view_name(role_views.BREAK_GLASS)
-        doc = await asyncio.to_thread(self.views.get, view, str(client_id))
+        doc = await self._document(view, str(client_id))
         if doc is None:
             raise QueryRefused(404, f"no care plan for client {client_id}")
         await self.recorder.record(Read(client_id, caller, view, "emergency", channel,
                                         access.reason))
-        return care_plan.as_response(doc)
+        return view, doc
 
     async def open_break_glass(self, caller: Caller, client_id: UUID, reason: str) -> Doc:
         if caller.role not in MAY_BREAK_GLASS:
@@ -145,8 +175,7 @@ class CareQueries:
         if caller.role not in ("clinical-social-worker", "psychiatrist"):
             raise QueryRefused(403, "psychotherapy notes are kept to their author")
         why = self._purpose(caller, purpose)
-        doc = await asyncio.to_thread(self.views.get, NOTES_VIEW,
-                                      notes_key(str(client_id), caller.user))
+        doc = await self._document(NOTES_VIEW, notes_key(str(client_id), caller.user))
         doc = doc or {"client_id": str(client_id), "author_id": caller.user, "notes": {}}
         await self.recorder.record(Read(client_id, caller, NOTES_VIEW, why, channel))
         return doc

@@ -18,8 +18,9 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Header, HTTPException, Pa
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from services.api.access_tokens import Caller, InvalidToken, verify
+from services.api.access_tokens import Caller, InvalidToken
 from services.api.care_queries import WORKLISTS, CareQueries, QueryRefused
+from services.api.token_cache import VerifiedTokens
 
 log = structlog.get_logger("careloop.http")
 
@@ -43,6 +44,8 @@ class BreakGlassRequest(BaseModel):
 def authenticator(token_secret: str, issuer: str = "careloop") -> Callable[..., Caller]:
     """The FastAPI dependency that turns a bearer token into a Caller, or answers 401."""
 
+    tokens = VerifiedTokens(token_secret, issuer)
+
     def caller(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Caller:
@@ -50,7 +53,7 @@ def authenticator(token_secret: str, issuer: str = "careloop") -> Callable[..., 
             raise HTTPException(401, "a bearer token is required",
                                 headers={"WWW-Authenticate": "Bearer"})
         try:
-            who = verify(token_secret, credentials.credentials, issuer)
+            who = tokens.verify(credentials.credentials)
         except InvalidToken:
             raise HTTPException(401, "invalid or expired token",
                                 headers={"WWW-Authenticate": "Bearer"}) from None
@@ -89,14 +92,20 @@ def create_http_app(
             response.status_code = 503
         return probe
 
-    @api.get("/clients/{client_id}/care-plan")
+    @api.get("/clients/{client_id}/care-plan", response_class=Response,
+             responses={200: {"content": {"application/json": {}},
+                              "description": "The care plan as the caller's role sees it."}})
     async def get_care_plan(
         client_id: UUID, who: Who, purpose: PurposeHeader = None,
         access: Annotated[Literal["break-glass"] | None, Query(
             description="'break-glass' after opening emergency access")] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         structlog.contextvars.bind_contextvars(client_id=str(client_id))
-        return await answer(queries.care_plan(who, client_id, purpose=purpose, access=access))
+        try:  # the stored document's bytes, not a dict for FastAPI to re-encode
+            body = await queries.care_plan_json(who, client_id, purpose=purpose, access=access)
+        except QueryRefused as refused:
+            raise HTTPException(refused.status, refused.detail) from None
+        return Response(body, media_type="application/json")
 
     @api.post("/clients/{client_id}/break-glass")
     async def post_break_glass(

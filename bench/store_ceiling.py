@@ -1,0 +1,66 @@
+"""The store ceiling: commands/s the event store takes when nothing else is in the way.
+
+The same export the ingest measurement loads (the same commands, so the same events and
+message-ledger entries) is turned into stored events by the real handlers beforehand, batch
+by batch exactly as ingest batches them; then only the writes are timed: each batch through
+``app.events.put`` (encoding, encryption, one transaction), one after another, into a fresh
+schema. No NATS, no parsing, no receipts. Ingest can at best match this; ``ingest_vs_ceiling``
+says how much of it ingest keeps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from contracts.v1.catalogue import MESSAGE_TYPES
+from contracts.v1.envelope import Envelope
+from services.commands.batch import apply_batch
+from services.settings import Settings
+from services.store.care_app import CareLoop, Outcome, create_care_app
+from services.store.event_store_config import eventsourcing_env
+
+
+def _batches(messages: Sequence[dict[str, Any]], size: int) -> list[list[Envelope]]:
+    parsed = [MESSAGE_TYPES[m["message_type"]].model_validate(m) for m in messages]
+    return [parsed[i:i + size] for i in range(0, len(parsed), size)]
+
+
+def _captured_writes(app: CareLoop, batches: list[list[Envelope]]) -> list[list[Any]]:
+    """What ingest's group commit would write for each batch, captured instead of written."""
+    writes: list[list[Any]] = []
+    real_put = app.events.put
+
+    def capture(events: Sequence[Any], **_: Any) -> list[Any]:
+        writes.append(list(events))
+        return []
+
+    app.events.put = capture  # type: ignore[method-assign]
+    try:
+        for batch in batches:
+            results = apply_batch(app, batch)
+            bad = [r for r in results if not isinstance(r, Outcome)]
+            if bad:
+                raise RuntimeError(f"the ceiling's commands must all apply: {bad[0]!r}")
+    finally:
+        app.events.put = real_put  # type: ignore[method-assign]
+    return writes
+
+
+def measure(settings: Settings, messages: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Write ``messages``' events the way ingest does, timing only the writes."""
+    app = create_care_app(eventsourcing_env(settings))
+    try:
+        writes = _captured_writes(app, _batches(messages, settings.ingest_batch_size))
+        events = sum(len(w) for w in writes)
+        started = time.perf_counter()
+        for write in writes:
+            app.events.put(write)
+        elapsed = time.perf_counter() - started
+    finally:
+        app.close()
+    return {"commands": len(messages), "stored_events": events, "transactions": len(writes),
+            "seconds": round(elapsed, 3), "cmds_per_s": round(len(messages) / elapsed, 1),
+            "events_per_s": round(events / elapsed, 1),
+            "path": "app.events.put per ingest batch (encode, encrypt, one transaction)"}
