@@ -76,7 +76,9 @@ async def reads(work: Path, nats_url: str, seconds: float) -> Path:
         pid = service.procs[service.components.index("api")].pid
         out = work / "reads.collapsed"
         spy = record(pid, seconds, out)
-        await query_load.closed_loop(service.http_url, fresh["client_ids"], 32, seconds + 1)
+        load = await query_load.closed_loop(service.http_url, fresh["client_ids"], 32,
+                                            seconds + 1)
+        print(f"care-plan reads under the profiler: {load}")
         await asyncio.to_thread(spy.wait)
         return out
     finally:

@@ -1,12 +1,12 @@
-"""Records every read before its data leaves: a read waits until its ``Disclosure.Recorded``
-event is committed, and reads waiting together share one transaction (group commit).
+"""Records every read before its data leaves: a read waits until it is committed to the
+read log, and reads waiting together share one commit (group commit).
 
-The commit loop takes every read that is waiting, writes them in one insert, answers them,
-and starts again with those that arrived meanwhile: under load a commit carries hundreds of
-reads, and an idle service commits a lone read at once (``batch_ms`` can add a wait to
-gather more). The stored events are exactly those ``Disclosure.record`` makes and the
-accounting, timeline and hash chain read (``services.store.read_events``), built without
-an aggregate object per read.
+The commit loop takes every read that is waiting, appends them as one row of the read log
+(``services.store.read_log``: encrypted, hash-chained, in the event store's database),
+answers them, and starts again with those that arrived meanwhile: under load a commit
+carries hundreds of reads, and an idle service commits a lone read at once (``batch_ms``
+can add a wait to gather more). The accounting of disclosures lists the read log beside
+the ``Disclosure`` events that audit tools store for their own reads.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import structlog
 from domain.disclosure import BreakGlassReasonRequired
 from services.api.access_tokens import Caller
 from services.store.care_app import CareLoop
-from services.store.read_events import ReadFact, stored_reads
+from services.store.read_log import ReadFact, ReadLog
 
 log = structlog.get_logger("careloop.disclosures")
 
@@ -48,6 +48,7 @@ class DisclosureRecorder:
         self._task: asyncio.Task[None] | None = None
         self.recorded = 0
         self.commits = 0
+        self._log: ReadLog | None = None
 
     def start(self) -> None:
         self._arrived = asyncio.Event()
@@ -103,4 +104,6 @@ class DisclosureRecorder:
                     done.set_result(None)
 
     def _write(self, facts: list[ReadFact]) -> None:
-        self.app.recorder.insert_events(stored_reads(self.app.mapper, facts))
+        if self._log is None:
+            self._log = ReadLog(self.app)
+        self._log.append(facts)

@@ -41,12 +41,13 @@ class BreakGlassRequest(BaseModel):
                         description="The emergency, in words an auditor will read.")
 
 
-def authenticator(token_secret: str, issuer: str = "careloop") -> Callable[..., Caller]:
+def authenticator(token_secret: str,
+                  issuer: str = "careloop") -> Callable[..., Awaitable[Caller]]:
     """The FastAPI dependency that turns a bearer token into a Caller, or answers 401."""
 
     tokens = VerifiedTokens(token_secret, issuer)
 
-    def caller(
+    async def caller(  # async: a plain def would run in a worker thread on every request
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Caller:
         if credentials is None:

@@ -1,0 +1,112 @@
+"""Reads over the API are recorded in the read log before any data leaves: every one is in
+the accounting of disclosures, the log is encrypted at rest and hash-chained, and a read
+whose record fails returns nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.disclosure import BreakGlassReasonRequired
+from services.api.access_tokens import Caller
+from services.api.disclosure_recorder import DisclosureRecorder, Read
+from services.audit.disclosure_accounting import Reader, accounting, record_read
+from services.settings import Settings
+from services.store.care_app import CareLoop, create_care_app
+from services.store.event_store_config import eventsourcing_env
+from services.store.read_log import ReadLog
+
+CLIENT = uuid.uuid4()
+PSY = Caller("psy-1", "psychiatrist", "riverside-psych")
+
+
+@pytest.fixture
+def app(base_settings: Settings) -> Iterator[CareLoop]:
+    app = create_care_app(eventsourcing_env(base_settings))
+    yield app
+    app.close()
+
+
+async def record_all(app: CareLoop, reads: list[Read]) -> DisclosureRecorder:
+    recorder = DisclosureRecorder(app)
+    try:
+        await asyncio.gather(*(recorder.record(r) for r in reads))
+    finally:
+        await recorder.stop()
+    return recorder
+
+
+async def test_every_concurrent_read_is_in_the_accounting(app: CareLoop) -> None:
+    others = uuid.uuid4()
+    reads = [Read(CLIENT if i % 3 else others, PSY, "care_plan.psychiatrist", "treatment",
+                  "http") for i in range(300)]
+    recorder = await record_all(app, reads)
+    assert recorder.recorded == 300
+    assert recorder.commits < 300  # reads waiting together shared commits
+    listed = [e for e in accounting(app, CLIENT) if e.kind == "read"]
+    assert len(listed) == sum(1 for r in reads if r.client_id == CLIENT)
+    assert {(e.recipient, e.role, e.organisation, e.what, e.purpose, e.channel)
+            for e in listed} == {("psy-1", "psychiatrist", "riverside-psych",
+                                  "care_plan.psychiatrist", "treatment", "http")}
+
+
+async def test_logged_and_stored_reads_come_out_together_in_time_order(app: CareLoop) -> None:
+    start = datetime.now(UTC)
+    record_read(app, CLIENT, Reader("aud-7", "auditor", "state-oversight"), "timeline", "cli")
+    await record_all(app, [Read(CLIENT, PSY, "care_plan.psychiatrist", "emergency", "http",
+                                "unresponsive in A&E")])
+    entries = list(accounting(app, CLIENT))
+    assert [(e.recipient, e.channel) for e in entries] == [("aud-7", "cli"), ("psy-1", "http")]
+    assert entries[1].break_glass_reason == "unresponsive in A&E"
+    assert list(accounting(app, CLIENT, until=start)) == []
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    assert list(accounting(app, CLIENT, since=later)) == []
+
+
+async def test_the_log_is_encrypted_and_any_change_to_it_is_found(app: CareLoop) -> None:
+    for i in range(3):
+        await record_all(app, [Read(CLIENT, PSY, f"view-{i}", "treatment", "http")])
+    log = ReadLog(app)
+    assert log.verify() is None
+    with app.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+        cursor.execute(f"SELECT body FROM {log.table}")
+        bodies = [bytes(r["body"]) for r in cursor.fetchall()]
+    assert len(bodies) == 3 and not any(b"psy-1" in b or b"view-" in b for b in bodies)
+
+    with app.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+        cursor.execute(f"UPDATE {log.table} SET body = {log.mark} WHERE seq = 2",
+                       (bodies[0],))  # another row's (valid, encrypted) reads
+    assert log.verify() == 2
+    with app.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+        cursor.execute(f"UPDATE {log.table} SET body = {log.mark} WHERE seq = 2",
+                       (bodies[1],))
+        cursor.execute(f"DELETE FROM {log.table} WHERE seq = 1")
+    assert log.verify() == 1  # a row taken out
+
+
+async def test_a_read_is_refused_when_it_cannot_be_recorded(
+    app: CareLoop, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(self: ReadLog, facts: object) -> int:
+        raise OSError("the disk is full")
+
+    monkeypatch.setattr(ReadLog, "append", broken)
+    recorder = DisclosureRecorder(app)
+    try:
+        with pytest.raises(OSError):
+            await recorder.record(Read(CLIENT, PSY, "care_plan", "treatment", "http"))
+    finally:
+        await recorder.stop()
+    assert recorder.recorded == 0
+
+
+async def test_an_emergency_read_without_a_reason_is_refused(app: CareLoop) -> None:
+    recorder = DisclosureRecorder(app)
+    with pytest.raises(BreakGlassReasonRequired):
+        await recorder.record(Read(CLIENT, PSY, "break_glass", "emergency", "http", "  "))
+    await recorder.stop()
+    assert list(accounting(app, CLIENT)) == []
