@@ -19,8 +19,9 @@ DDL = (
     "CREATE TABLE IF NOT EXISTS view_change_counter (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL)",
     "INSERT INTO view_change_counter (id, seq) VALUES (1, 0) ON CONFLICT (id) DO NOTHING",
 )
-CHANGED_SINCE = "SELECT view, key, seq FROM view_changes WHERE seq > {m}"
-ALIASES = "SELECT alias, target FROM view_aliases"
+CHANGED_SINCE = ("SELECT view, key, seq FROM view_changes WHERE seq > {m} "
+                 "UNION ALL SELECT alias, target, -1 FROM view_aliases")
+"""One round trip: the documents changed since, and (seq -1) every alias."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ def note_changes(execute: Callable[..., Any], executemany: Callable[..., Any], m
                 [(view, key, seq) for view, key in dict.fromkeys(written)])
 
 
-def read_changes(rows: Sequence[Any], aliases: Sequence[Any], after: int) -> ViewChanges:
-    changed = [(str(v), str(k)) for v, k, _ in rows]
+def read_changes(rows: Sequence[Any], after: int) -> ViewChanges:
+    changed = [(str(v), str(k)) for v, k, s in rows if int(s) >= 0]
     seq = max((int(s) for _, _, s in rows), default=after)
-    return ViewChanges(seq, changed, {str(a): str(t) for a, t in aliases})
+    return ViewChanges(max(seq, after), changed,
+                       {str(a): str(t) for a, t, s in rows if int(s) < 0})

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from projections.view_changes import (
-    ALIASES,
     CHANGED_SINCE,
     DDL,
     ViewChanges,
@@ -234,8 +233,7 @@ class SQLiteViewStore:
     def changes(self, after: int) -> ViewChanges:
         with self._lock:
             rows = self._conn.execute(CHANGED_SINCE.format(m="?"), (after,)).fetchall()
-            aliases = self._conn.execute(ALIASES).fetchall()
-        return read_changes(rows, aliases, after)
+        return read_changes(rows, after)
 
     def close(self) -> None:
         with self._lock:
@@ -355,8 +353,7 @@ class PostgresViewStore:
     def changes(self, after: int) -> ViewChanges:
         with self._pool.connection() as conn:
             rows = conn.execute(CHANGED_SINCE.format(m="%s"), (after,)).fetchall()
-            aliases = conn.execute(ALIASES).fetchall()
-        return read_changes(rows, aliases, after)
+        return read_changes(rows, after)
 
     def close(self) -> None:
         self._pool.close()

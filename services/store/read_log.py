@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 from services.store.care_app import CareLoop
@@ -66,6 +67,7 @@ class ReadLog:
         self.postgres = isinstance(app.recorder, PostgresApplicationRecorder)
         self.mark = "%s" if self.postgres else "?"
         self.table = f'"{self.datastore.schema}".read_log' if self.postgres else "read_log"
+        self._head: tuple[int, bytes] | None = None
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.table} ("
@@ -81,20 +83,37 @@ class ReadLog:
         return cipher.decrypt(body) if cipher else body
 
     def append(self, facts: Sequence[ReadFact]) -> int:
-        """One row for all ``facts``, committed (durable) before this returns its number."""
+        """One row for all ``facts``, committed (durable) before this returns its number.
+
+        The chain's head is remembered between appends, so an append is one insert; if
+        another process appended meanwhile, the insert collides on the row number and the
+        head is read again (a row is never written without its predecessor's digest).
+        """
         body = self._seal(json.dumps([_row(f) for f in facts], separators=(",", ":")).encode())
-        with self.datastore.transaction(commit=True) as cursor:
-            if self.postgres:  # appenders in several processes take turns (SQLite: one writer)
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table,))
+        m = self.mark
+        for _ in range(10):
+            if self._head is None:
+                self._head = self._last()
+            seq, digest = self._head[0] + 1, digest_of(self._head[1], body)
+            try:
+                with self.datastore.transaction(commit=True) as cursor:
+                    cursor.execute(f"INSERT INTO {self.table} (seq, reads, body, digest) "
+                                   f"VALUES ({m},{m},{m},{m})", (seq, len(facts), body, digest))
+            except IntegrityError:
+                self._head = None  # someone else's row took this number
+                continue
+            except BaseException:
+                self._head = None  # unknown outcome: read the head again next time
+                raise
+            self._head = (seq, digest)
+            return seq
+        raise IntegrityError("the read log's head kept moving; giving up this append")
+
+    def _last(self) -> tuple[int, bytes]:
+        with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(f"SELECT seq, digest FROM {self.table} ORDER BY seq DESC LIMIT 1")
             last = cursor.fetchone()
-            seq, previous = (int(last["seq"]) + 1, bytes(last["digest"])) if last else (
-                1, GENESIS)
-            m = self.mark
-            cursor.execute(f"INSERT INTO {self.table} (seq, reads, body, digest) "
-                           f"VALUES ({m},{m},{m},{m})",
-                           (seq, len(facts), body, digest_of(previous, body)))
-        return seq
+        return (int(last["seq"]), bytes(last["digest"])) if last else (0, GENESIS)
 
     def _rows(self, after: int, page: int) -> list[tuple[int, bytes, bytes]]:
         m = self.mark

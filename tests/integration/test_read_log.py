@@ -18,7 +18,7 @@ from services.audit.disclosure_accounting import Reader, accounting, record_read
 from services.settings import Settings
 from services.store.care_app import CareLoop, create_care_app
 from services.store.event_store_config import eventsourcing_env
-from services.store.read_log import ReadLog
+from services.store.read_log import ReadFact, ReadLog
 
 CLIENT = uuid.uuid4()
 PSY = Caller("psy-1", "psychiatrist", "riverside-psych")
@@ -110,3 +110,17 @@ async def test_an_emergency_read_without_a_reason_is_refused(app: CareLoop) -> N
         await recorder.record(Read(CLIENT, PSY, "break_glass", "emergency", "http", "  "))
     await recorder.stop()
     assert list(accounting(app, CLIENT)) == []
+
+
+async def test_two_writers_take_turns_without_breaking_the_chain(app: CareLoop) -> None:
+    """Two API processes append to one log: each finds the other's rows and links to them."""
+    first, second = ReadLog(app), ReadLog(app)
+    for i in range(4):
+        (first if i % 2 == 0 else second).append([_fact(i)])
+    assert [f.view for f in first.reads()] == ["view-0", "view-1", "view-2", "view-3"]
+    assert first.verify() is None
+
+
+def _fact(i: int) -> ReadFact:
+    return ReadFact(uuid.uuid4(), CLIENT, "psy-1", "psychiatrist", "riverside-psych",
+                    f"view-{i}", "treatment", None, "http", datetime.now(UTC))
