@@ -3,8 +3,8 @@
 The same export the ingest measurement loads (the same commands, so the same events and
 message-ledger entries) is turned into stored events by the real handlers beforehand, batch
 by batch exactly as ingest batches them; then only the writes are timed: each batch through
-``app.events.put`` (encoding, encryption, one transaction), one after another, into a fresh
-schema. No NATS, no parsing, no receipts. Ingest can at best match this; ``ingest_vs_ceiling``
+``write_events``, ingest's own write (encoding, encryption, one transaction), one after
+another, into a fresh schema. No NATS, no parsing, no receipts. Ingest can at best match this; ``ingest_vs_ceiling``
 says how much of it ingest keeps.
 """
 
@@ -16,9 +16,10 @@ from typing import Any
 
 from contracts.v1.catalogue import MESSAGE_TYPES
 from contracts.v1.envelope import Envelope
-from services.commands.batch import apply_batch
+from services.commands import batch as batch_module
 from services.settings import Settings
 from services.store.care_app import CareLoop, Outcome, create_care_app
+from services.store.copy_writer import write_events
 from services.store.event_store_config import eventsourcing_env
 
 
@@ -30,21 +31,20 @@ def _batches(messages: Sequence[dict[str, Any]], size: int) -> list[list[Envelop
 def _captured_writes(app: CareLoop, batches: list[list[Envelope]]) -> list[list[Any]]:
     """What ingest's group commit would write for each batch, captured instead of written."""
     writes: list[list[Any]] = []
-    real_put = app.events.put
 
-    def capture(events: Sequence[Any], **_: Any) -> list[Any]:
+    def capture(_: CareLoop, events: Sequence[Any]) -> None:
         writes.append(list(events))
-        return []
 
-    app.events.put = capture  # type: ignore[method-assign]
+    real_write = batch_module.write_events
+    batch_module.write_events = capture
     try:
         for batch in batches:
-            results = apply_batch(app, batch)
+            results = batch_module.apply_batch(app, batch)
             bad = [r for r in results if not isinstance(r, Outcome)]
             if bad:
                 raise RuntimeError(f"the ceiling's commands must all apply: {bad[0]!r}")
     finally:
-        app.events.put = real_put  # type: ignore[method-assign]
+        batch_module.write_events = real_write
     return writes
 
 
@@ -56,11 +56,12 @@ def measure(settings: Settings, messages: Sequence[dict[str, Any]]) -> dict[str,
         events = sum(len(w) for w in writes)
         started = time.perf_counter()
         for write in writes:
-            app.events.put(write)
+            write_events(app, write)
         elapsed = time.perf_counter() - started
     finally:
         app.close()
     return {"commands": len(messages), "stored_events": events, "transactions": len(writes),
             "seconds": round(elapsed, 3), "cmds_per_s": round(len(messages) / elapsed, 1),
             "events_per_s": round(events / elapsed, 1),
-            "path": "app.events.put per ingest batch (encode, encrypt, one transaction)"}
+            "path": "services.store.copy_writer.write_events per ingest batch (encode, "
+                    "encrypt, one transaction)"}
