@@ -95,10 +95,15 @@ class ReadLog:
             if self._head is None:
                 self._head = self._last()
             seq, digest = self._head[0] + 1, digest_of(self._head[1], body)
+            insert = (f"INSERT INTO {self.table} (seq, reads, body, digest) "
+                      f"VALUES ({m},{m},{m},{m})")
             try:
-                with self.datastore.transaction(commit=True) as cursor:
-                    cursor.execute(f"INSERT INTO {self.table} (seq, reads, body, digest) "
-                                   f"VALUES ({m},{m},{m},{m})", (seq, len(facts), body, digest))
+                if self.postgres:  # autocommit: one statement, one round trip
+                    with self.datastore.get_connection() as conn:
+                        conn.execute(insert, (seq, len(facts), body, digest), prepare=True)
+                else:
+                    with self.datastore.transaction(commit=True) as cursor:
+                        cursor.execute(insert, (seq, len(facts), body, digest))
             except IntegrityError:
                 self._head = None  # someone else's row took this number
                 continue
