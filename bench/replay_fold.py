@@ -17,9 +17,6 @@ import sys
 import time
 import uuid
 from typing import Any
-from uuid import UUID
-
-from eventsourcing.domain import Aggregate
 
 from bench.traffic import client_story
 from contracts.v1.catalogue import MESSAGE_TYPES
@@ -27,9 +24,9 @@ from contracts.v1.envelope import Envelope
 from projections import care_plan
 from projections.view_store import PostgresViewStore, ViewStore
 from services.commands.batch import apply_batch
-from services.relay.outbound_events import is_published, to_outbound
 from services.settings import Settings
 from services.store.care_app import CareLoop, Outcome, create_care_app
+from services.store.event_records import ClientResolver, notifications, record_of
 from services.store.event_store_config import eventsourcing_env, postgres_conninfo
 
 PAGE = 1000
@@ -37,39 +34,21 @@ PROJECTION = "care_plan_rebuild"
 
 
 def fold_care_plan_views(app: CareLoop, views: ViewStore, page: int = PAGE) -> dict[str, int]:
-    """Rebuild the care-plan view from the whole store; returns what it read and applied."""
-    clients: dict[UUID, UUID] = {}
-
-    def client_of(aggregate_id: UUID) -> UUID | None:
-        if aggregate_id not in clients:
-            found = app.find(aggregate_id, Aggregate)
-            client_id = getattr(found, "client_id", None)
-            if not isinstance(client_id, UUID):
-                return None
-            clients[aggregate_id] = client_id
-        return clients[aggregate_id]
-
-    position = read = applied = 0
-    while True:
-        notes = app.recorder.select_notifications(position, page, inclusive_of_start=False)
-        if not notes:
-            break
+    """Rebuild the care-plan view from the whole store; returns what it read and applied.
+    Stored events become public dicts the way every replay does (``record_of``)."""
+    clients = ClientResolver(app)
+    read = applied = 0
+    for notes in notifications(app, page=page):
         items = []
         for note in notes:
-            if is_published(note.topic):
-                event = app.mapper.to_domain_event(note)
-                outbound = to_outbound(event, note.id, client_of)
-                if outbound.client_id is not None:
-                    if len(clients) > 100_000:
-                        clients.clear()  # bounded: memory must not grow with the store
-                    clients[event.originator_id] = outbound.client_id
-                items.append((note.id, outbound.model_dump(mode="json")))
+            record = record_of(app, note, clients)
+            if record is not None:
+                items.append((note.id, record))
         if items:
             views.apply_batch(PROJECTION, care_plan.VIEW, items, care_plan.apply,
                               care_plan.keys_of)
         read += len(notes)
         applied += len(items)
-        position = notes[-1].id
     return {"read": read, "applied": applied}
 
 
