@@ -46,8 +46,8 @@ def _plain(value: Any) -> Any:
         if kind is None:
             return {k: _plain(v) for k, v in value.items()}
         data: Any = value.get("_data_")
-        if kind == "uuid_hex":
-            return str(UUID(hex=data))
+        if kind == "uuid_hex" and len(data) == 32:  # str(UUID(hex=data)), without the object
+            return f"{data[:8]}-{data[8:12]}-{data[12:16]}-{data[16:20]}-{data[20:]}"
         if kind == "datetime_iso":
             return data[:-6] + "Z" if data.endswith("+00:00") else data
         if kind == "careloop_date":
