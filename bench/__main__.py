@@ -56,8 +56,8 @@ def _args() -> argparse.Namespace:
     return a
 
 
-def _fold(schema: str, views_schema: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-m", "bench.replay_fold", schema, views_schema],
+def _fold(*where: str) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-m", "bench.replay_fold", *where],
                           cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -116,6 +116,11 @@ async def main(a: argparse.Namespace) -> dict[str, Any]:
         finally:
             drop_schema(r.postgres_schema)
         results["replay"] = folds
+        out.print(f"[4/4] replay on SQLite: storing {sizes[0]} events, then rebuilding ...")
+        lite = r.model_copy(update={"store": "sqlite", "sqlite_path": work / "replay.sqlite3"})
+        stored = await asyncio.to_thread(replay.generate, lite, sizes[0])
+        results["replay_sqlite"] = {str(sizes[0]): {"stored_events": stored, **_fold(
+            "sqlite", str(lite.sqlite_path), str(work / "replay-views.sqlite3"))}}
     finally:
         nats.stop()
     return results
@@ -149,6 +154,8 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
         "replay_events_per_s": largest["events_per_s"],
         "raw_read_events_per_s": largest["raw_read_events_per_s"],
         "replay_vs_raw": largest["replay_vs_raw"],
+        **{f"replay_sqlite_{k}": fold[k] for fold in results["replay_sqlite"].values()
+           for k in ("events_per_s", "raw_read_events_per_s", "replay_vs_raw")},
         "replay_peak_rss_mb_100k": folds[sizes[0]]["peak_rss_mb"],
         "replay_peak_rss_mb_1m": largest["peak_rss_mb"],
     }

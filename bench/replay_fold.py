@@ -16,13 +16,14 @@ import resource
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from bench.traffic import client_story
 from contracts.v1.catalogue import MESSAGE_TYPES
 from contracts.v1.envelope import Envelope
 from projections import care_plan
-from projections.view_store import PostgresViewStore, ViewStore
+from projections.view_store import PostgresViewStore, SQLiteViewStore, ViewStore
 from services.commands.batch import apply_batch
 from services.settings import Settings
 from services.store.care_app import CareLoop, Outcome, create_care_app
@@ -92,9 +93,11 @@ def generate(settings: Settings, events: int, batch_commands: int = 2000) -> int
     return stored
 
 
-def _fold_in_this_process(settings: Settings, views_schema: str) -> dict[str, Any]:
+def _fold_in_this_process(settings: Settings, views_at: str) -> dict[str, Any]:
+    """``views_at``: a PostgreSQL schema, or a SQLite file when the store is SQLite."""
     app = create_care_app(eventsourcing_env(settings))
-    views = PostgresViewStore(postgres_conninfo(settings), views_schema)
+    views: ViewStore = (SQLiteViewStore(Path(views_at)) if settings.store == "sqlite"
+                        else PostgresViewStore(postgres_conninfo(settings), views_at))
     try:
         start = time.perf_counter()
         raw = read_raw(app)
@@ -122,6 +125,11 @@ if __name__ == "__main__":
     from services.cli.structured_logging import configure_logging
 
     configure_logging("json", "WARNING")
-    fold_settings = Settings(_env_file=None, store="postgres",  # type: ignore[call-arg]
-                             postgres_schema=sys.argv[1], cipher_key=BENCH_CIPHER_KEY, **PG)
-    print(json.dumps(_fold_in_this_process(fold_settings, sys.argv[2])))
+    if sys.argv[1] == "sqlite":  # sqlite <store file> <views file>
+        fold_settings = Settings(_env_file=None, store="sqlite",  # type: ignore[call-arg]
+                                 sqlite_path=Path(sys.argv[2]), cipher_key=BENCH_CIPHER_KEY)
+        print(json.dumps(_fold_in_this_process(fold_settings, sys.argv[3])))
+    else:  # <store schema> <views schema>
+        fold_settings = Settings(_env_file=None, store="postgres",  # type: ignore[call-arg]
+                                 postgres_schema=sys.argv[1], cipher_key=BENCH_CIPHER_KEY, **PG)
+        print(json.dumps(_fold_in_this_process(fold_settings, sys.argv[2])))
