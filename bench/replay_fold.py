@@ -23,7 +23,8 @@ from bench.traffic import client_story
 from contracts.v1.catalogue import MESSAGE_TYPES
 from contracts.v1.envelope import Envelope
 from projections import care_plan
-from projections.view_store import PostgresViewStore, SQLiteViewStore, ViewStore
+from projections.view_store import SQLiteViewStore, ViewStore
+from projections.view_store_postgres import PostgresViewStore
 from services.commands.batch import apply_batch
 from services.settings import Settings
 from services.store.care_app import CareLoop, Outcome, create_care_app

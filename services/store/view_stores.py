@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from projections.view_store import PostgresViewStore, SQLiteViewStore, ViewStore
+from projections.view_store import SQLiteViewStore, ViewStore
+from projections.view_store_postgres import PostgresViewStore
 from services.settings import Settings
 from services.store.event_store_config import postgres_conninfo
 
