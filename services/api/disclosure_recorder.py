@@ -92,10 +92,12 @@ class DisclosureRecorder:
             try:
                 await asyncio.to_thread(self._write, [fact for fact, _ in batch])
             except Exception as e:  # the reads fail closed: no record, no data
-                log.warning("disclosures_not_recorded", error=type(e).__name__, count=len(batch))
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(e)
+                with contextlib.suppress(Exception):  # a broken log sink must not stop reads
+                    log.warning("disclosures_not_recorded", error=type(e).__name__,
+                                count=len(batch))
                 continue
             self.recorded += len(batch)
             self.commits += 1

@@ -10,18 +10,29 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import structlog
+from typer.testing import CliRunner
 
 from domain.disclosure import BreakGlassReasonRequired
 from services.api.access_tokens import Caller
 from services.api.disclosure_recorder import DisclosureRecorder, Read
 from services.audit.disclosure_accounting import Reader, accounting, record_read
+from services.cli.main import app as cli
 from services.settings import Settings
 from services.store.care_app import CareLoop, create_care_app
 from services.store.event_store_config import eventsourcing_env
 from services.store.read_log import ReadFact, ReadLog
+from tests.integration.test_audit_queries import cli_env
 
 CLIENT = uuid.uuid4()
 PSY = Caller("psy-1", "psychiatrist", "riverside-psych")
+
+
+@pytest.fixture(autouse=True)
+def logging_restored() -> Iterator[None]:
+    """The CLI points structlog at the runner's captured stderr; put it back afterwards."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture
@@ -86,6 +97,20 @@ async def test_the_log_is_encrypted_and_any_change_to_it_is_found(app: CareLoop)
                        (bodies[1],))
         cursor.execute(f"DELETE FROM {log.table} WHERE seq = 1")
     assert log.verify() == 1  # a row taken out
+
+
+async def test_audit_verify_reports_a_broken_read_log(
+    app: CareLoop, base_settings: Settings,
+) -> None:
+    for _ in range(2):
+        await record_all(app, [Read(CLIENT, PSY, "care_plan", "treatment", "http")])
+    env = cli_env(base_settings)
+    assert CliRunner().invoke(cli, ["audit", "verify"], env=env).exit_code == 0
+    log = ReadLog(app)
+    with app.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+        cursor.execute(f"DELETE FROM {log.table} WHERE seq = 1")
+    caught = CliRunner().invoke(cli, ["audit", "verify"], env=env)
+    assert caught.exit_code == 2 and "read log breaks at row 1" in caught.output
 
 
 async def test_a_read_is_refused_when_it_cannot_be_recorded(
