@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 from services.store.care_app import CareLoop
@@ -40,7 +41,11 @@ def write_events(app: CareLoop, events: Sequence[Any]) -> None:
         recorder.insert_events(stored)
 
 
+@retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
 def copy_events(recorder: PostgresApplicationRecorder, stored: Sequence[StoredEvent]) -> None:
+    """Retried on a fresh connection when the pooled one is dead, as the library's insert is
+    (a retry after a commit whose answer was lost fails on the duplicate, and the batch
+    path then finds its ledger entries)."""
     datastore = recorder.datastore
     table = SQL("{}.{}").format(Identifier(datastore.schema),
                                 Identifier(recorder.events_table_name))

@@ -21,8 +21,9 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import retry
 
 from services.store.care_app import CareLoop
 
@@ -82,12 +83,16 @@ class ReadLog:
         cipher = self.app.mapper.cipher
         return cipher.decrypt(body) if cipher else body
 
+    @retry((InterfaceError, OperationalError), max_attempts=5, wait=0.2)
     def append(self, facts: Sequence[ReadFact]) -> int:
         """One row for all ``facts``, committed (durable) before this returns its number.
 
         The chain's head is remembered between appends, so an append is one insert; if
         another process appended meanwhile, the insert collides on the row number and the
-        head is read again (a row is never written without its predecessor's digest).
+        head is read again (a row is never written without its predecessor's digest). A dead
+        pooled connection is retried on a fresh one, as the library's own inserts are; if
+        the answer to a commit was lost, the retry records those reads a second time (an
+        over-count in the accounting, never a read missing from it).
         """
         body = self._seal(json.dumps([_row(f) for f in facts], separators=(",", ":")).encode())
         m = self.mark
