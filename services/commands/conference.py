@@ -13,6 +13,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from contracts.v1 import conference_messages as cm
+from domain import authority
 from domain.care_plan import CarePlan
 from domain.case_conference import CaseConference, ConferenceStatus
 from domain.case_conference_items import ConferenceAlreadyExists, ConferenceNotFound
@@ -41,7 +42,8 @@ def _schedule(app: CareLoop, m: cm.ConferenceScheduled, p: Provenance) -> list[A
     pl = m.payload
     conference = _conference(app, pl.conference_id)
     for i, client_id in enumerate(pl.agenda):
-        active_client(app, client_id, field=f"payload.agenda.{i}")
+        authority.require_relationship(active_client(app, client_id, field=f"payload.agenda.{i}"),
+                                       p, "put this client on a conference agenda")
     previous: CaseConference | None = None
     discharged: set[UUID] = set()
     if pl.previous_conference_id is not None:

@@ -1,4 +1,8 @@
-"""Referral messages → Referral aggregate."""
+"""Referral messages → Referral aggregate.
+
+The referrer is the custodian or on the client's care team; every later step is checked by
+the referral itself against its two sides' organisations (the recipient acts only on its own).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from contracts.v1 import referral_messages as rm
+from domain import authority
 from domain.errors import ReferralAlreadyExists, ReferralNotFound
 from domain.provenance import Provenance
 from domain.referral import Referral
@@ -19,6 +24,7 @@ def _make_referral(draft: bool) -> Handler:
     def handle(app: CareLoop, m: rm.ReferralMade, p: Provenance) -> list[Aggregate]:
         pl = m.payload
         client = active_client(app, pl.client_id)
+        authority.require_referrer_on_team(client, p)
         if app.exists(pl.referral_id):
             raise ReferralAlreadyExists(
                 f"referral {pl.referral_id} already exists; a new referral needs a new id",

@@ -50,11 +50,16 @@ def care_plan_of(app: CareLoop, client_id: UUID, provenance: Provenance) -> Care
     return per_client(app, CarePlan, client_id, provenance)
 
 
-def per_client_step(kind: type[P], step: Callable[[P, Any, Provenance], None]) -> Handler:
+Authority = Callable[[Client, Provenance], None]
+"""A rule of ``domain.authority`` about who may assert this fact, checked before the step."""
+
+
+def per_client_step(kind: type[P], step: Callable[[P, Any, Provenance], None],
+                    authority: Authority) -> Handler:
     """A handler for a message about one registered, active client's ``kind`` aggregate."""
 
     def handle(app: CareLoop, m: Any, p: Provenance) -> list[Aggregate]:
-        active_client(app, m.payload.client_id)
+        authority(active_client(app, m.payload.client_id), p)
         target = per_client(app, kind, m.payload.client_id, p)
         step(target, m.payload, p)
         return [target]
