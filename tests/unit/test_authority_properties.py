@@ -40,6 +40,7 @@ CLINICAL = ("screening.recorded", "risk_review.completed", "risk_flag.raised",
             "diagnosis.recorded", "diagnosis.status_changed", "medication.recorded",
             "medication.stopped", "psychotherapy_note.recorded", "substance_use_treatment.recorded",
             "substance_use_treatment.ended")
+NEW_REFERRAL = ("referral.made", "referral.drafted")
 STRANGERS = ("bayside-housing", "elsewhere-clinic", "Riverside-CMHC", "riverside-cmhc-2",
              "harbor-housing-annex", "careloop")
 
@@ -97,6 +98,8 @@ def payload_for(message_type: str, extra: dict[str, Any], acting: dict[str, str]
         chosen["member_id"] = "psy-77"  # riverside-psych's member, not harbor-housing's
     if message_type == "consent.recorded":
         chosen["consent_id"] = str(uuid.uuid4())
+    if message_type.startswith("referral.") and message_type not in NEW_REFERRAL:
+        chosen["referral_id"] = message("referral.made")["payload"]["referral_id"]
     return chosen
 
 
@@ -114,8 +117,7 @@ def test_hostile_messages_never_change_stored_state(
         try:
             send(app, message_type, acting, **payload_for(message_type, extra, acting))
         except DomainError as refusal:
-            if message_type.startswith("referral.") and message_type not in (
-                    "referral.made", "referral.drafted"):
+            if message_type.startswith("referral.") and message_type not in NEW_REFERRAL:
                 assert isinstance(refusal, NotReferralParty | InvalidReferralTransition)
             else:
                 assert isinstance(refusal, NotAuthorised), (message_type, acting, refusal)
