@@ -41,7 +41,7 @@ def serve(
 
 
 async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) -> None:
-    from services.partners.demo import post_story
+    from services.partners.demo import example, post_story
     from services.partners.demo_registry import with_registry
     from services.partners.registry import RegistryNotConfigured, load_partner_registry
     from services.runtime import COMPONENTS, Runtime
@@ -74,8 +74,7 @@ async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) ->
             receipts = await post_story(runtime.nats_url, settings.stream_inbound)
             for receipt in receipts:
                 out.print(f"  demo: {receipt.message_type}: {receipt.status} - {receipt.summary}")
-            client = json.loads((Path(__file__).parent.parent / "contracts/examples/client.registered.json").read_text())
-            cid = client["payload"]["client_id"]
+            cid = example("client.registered")["payload"]["client_id"]
             if runtime.http_url and runtime.token_secret:
                 token = issue(runtime.token_secret, Caller("co-5001", "coordinator", "riverside-cmhc"),
                               timedelta(hours=8), settings.token_issuer)

@@ -19,7 +19,7 @@ from typing import Any
 from contracts.v1.receipts import Receipt
 from services.partners.client import PartnerClient
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "contracts" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
 
 
 def example(message_type: str) -> dict[str, Any]:
