@@ -29,36 +29,50 @@ class NotAuthorised(DomainError):
 
 
 class NotCustodian(NotAuthorised):
+    """Rule custodian_only: registration, demographics, contact and discharge come from the client's custodian."""
+
     code = "not_custodian"
     rule = "custodian_only"
 
 
 class NoRelationship(NotAuthorised):
+    """Rule custodian_or_care_team: the sender's organisation is neither the custodian nor on the client's care team."""
+
     code = "no_relationship_to_client"
     rule = "custodian_or_care_team"
 
 
 class CareTeamChangeRefused(NotAuthorised):
+    """Rule care_team_kept_by_custodian: only the custodian's coordinator or clinicians add members; others end only their own."""
+
     code = "care_team_change_not_authorised"
     rule = "care_team_kept_by_custodian"
 
 
 class ClinicalSourceNotOnTeam(NotAuthorised):
+    """Rule clinical_data_from_care_team: clinical data from an organisation that is not the custodian or on the care team."""
+
     code = "organisation_not_on_care_team"
     rule = "clinical_data_from_care_team"
 
 
 class ClinicianRequired(NotAuthorised):
+    """Rule clinical_data_from_clinicians: clinical data comes from a clinical social worker or psychiatrist."""
+
     code = "clinician_required"
     rule = "clinical_data_from_clinicians"
 
 
 class ConsentRecorderRefused(NotAuthorised):
+    """Rule consent_recorded_by_custodian_or_part2_programme: consents are recorded (and changed) by the custodian or, for Part 2, the programme holding the data."""
+
     code = "consent_recorder_not_authorised"
     rule = "consent_recorded_by_custodian_or_part2_programme"
 
 
 class ReferrerNotOnTeam(NotAuthorised):
+    """Rule referrer_on_care_team: a referral is made by the custodian or an organisation on the care team."""
+
     code = "referrer_not_on_care_team"
     rule = "referrer_on_care_team"
 

@@ -40,6 +40,8 @@ class ConsentRuleBroken(DomainError):
 
 
 class Part2ConsentNeedsOrganisations(ConsentRuleBroken):
+    """Rule part2_names_recipient_organisations: a 42 CFR Part 2 consent names organisations, not only roles."""
+
     code = "part2_consent_needs_organisations"
     rule = "part2_names_recipient_organisations"
 

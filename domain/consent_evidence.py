@@ -22,11 +22,15 @@ Evidence = dict[str, str | None]
 
 
 class ConsentEvidenceRequired(DomainError):
+    """Rule consent_is_the_clients_act: an active or rejected consent carries evidence (who signed, how, when, document)."""
+
     code = "consent_evidence_required"
     rule = "consent_is_the_clients_act"
 
 
 class ConsentEvidenceInvalid(DomainError):
+    """The consent evidence contradicts itself (no witness, no representative, signed after it was reported, no document)."""
+
     code = "consent_evidence_invalid"
     rule = "consent_evidence"
 
