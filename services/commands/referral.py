@@ -44,7 +44,9 @@ def _request_referral(app: CareLoop, m: rm.ReferralRequested, p: Provenance) -> 
     rid = m.payload.referral_id
     referral = load(app, rid, Referral,
                     ReferralNotFound(f"no referral {rid}", field="payload.referral_id"))
-    referral.request(active_client(app, referral.client_id), p)
+    client = active_client(app, referral.client_id)
+    authority.require_referrer_on_team(client, p)  # still the custodian or on the team
+    referral.request(client, p)
     return [referral]
 
 
