@@ -242,3 +242,14 @@ def test_a_conference_agenda_holds_only_clients_of_the_organisation(client: Care
     conference = str(uuid.uuid4())
     send(client, "conference.drafted", STRANGER, conference_id=conference)
     refused(client, NoRelationship, "conference.scheduled", STRANGER, conference_id=conference)
+
+
+def test_a_draft_is_requested_only_while_the_referrer_is_on_the_team(client: CareLoop) -> None:
+    member(client, CUSTODIAN_COORDINATOR, "psy-77", "psychiatrist", "riverside-psych")
+    rid = str(uuid.uuid4())
+    send(client, "referral.drafted", PSYCHIATRIST, at="2026-11-03T09:00:00-05:00",
+         referral_id=rid)
+    send(client, "care_team.member_ended", PSYCHIATRIST, at="2026-11-04T09:00:00-05:00",
+         member_id="psy-77", period_end="2026-11-04")
+    refused(client, ReferrerNotOnTeam, "referral.requested", PSYCHIATRIST,
+            at="2026-11-05T09:00:00-05:00", referral_id=rid)
