@@ -12,9 +12,9 @@ from domain import authority
 from domain.client import Client
 from domain.clinical_record import ClinicalRecord
 from domain.consent_evidence import Evidence, check_evidence
-from domain.errors import ClientAlreadyRegistered, ClientNotRegistered
+from domain.errors import ClientAlreadyRegistered
 from domain.provenance import Provenance
-from services.commands.support import Handler, active_client, load
+from services.commands.support import Handler, registered_client, require_open
 from services.store.care_app import CareLoop
 
 
@@ -38,12 +38,9 @@ Check = Callable[[CareLoop, Client, Any, Provenance], None]
 def _client_step(step: Callable[[Client, Any, Provenance], None], check: Check,
                  open_only: bool = True) -> Handler:
     def handle(app: CareLoop, m: Any, p: Provenance) -> list[Aggregate]:
-        cid = m.payload.client_id
-        client = active_client(app, cid) if open_only else load(
-            app, cid, Client, ClientNotRegistered(f"client {cid} is not registered",
-                                                  field="payload.client_id"))
-        check(app, client, m, p)
-        step(client, m.payload, p)
+        client = registered_client(app, m.payload.client_id)
+        check(app, client, m, p)  # before the discharge: no news for the unrelated
+        step(require_open(client) if open_only else client, m.payload, p)
         return [client]
 
     return handle

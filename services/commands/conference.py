@@ -45,8 +45,9 @@ def _schedule(app: CareLoop, m: cm.ConferenceScheduled, p: Provenance) -> list[A
     pl = m.payload
     conference = _conference(app, pl.conference_id)
     for i, client_id in enumerate(pl.agenda):
-        authority.require_relationship(active_client(app, client_id, field=f"payload.agenda.{i}"),
-                                       p, "put this client on a conference agenda")
+        active_client(app, client_id, field=f"payload.agenda.{i}",
+                      authority=lambda c: authority.require_relationship(
+                          c, p, "put this client on a conference agenda"))
     previous: CaseConference | None = None
     discharged: set[UUID] = set()
     if pl.previous_conference_id is not None:

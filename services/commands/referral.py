@@ -23,8 +23,8 @@ from services.store.care_app import CareLoop
 def _make_referral(draft: bool) -> Handler:
     def handle(app: CareLoop, m: rm.ReferralMade, p: Provenance) -> list[Aggregate]:
         pl = m.payload
-        client = active_client(app, pl.client_id)
-        authority.require_referrer_on_team(client, p)
+        client = active_client(app, pl.client_id,
+                               authority=lambda c: authority.require_referrer_on_team(c, p))
         if app.exists(pl.referral_id):
             raise ReferralAlreadyExists(
                 f"referral {pl.referral_id} already exists; a new referral needs a new id",
@@ -44,8 +44,9 @@ def _request_referral(app: CareLoop, m: rm.ReferralRequested, p: Provenance) -> 
     rid = m.payload.referral_id
     referral = load(app, rid, Referral,
                     ReferralNotFound(f"no referral {rid}", field="payload.referral_id"))
-    client = active_client(app, referral.client_id)
-    authority.require_referrer_on_team(client, p)  # still the custodian or on the team
+    # still the custodian or on the team when the draft is sent
+    client = active_client(app, referral.client_id,
+                           authority=lambda c: authority.require_referrer_on_team(c, p))
     referral.request(client, p)
     return [referral]
 

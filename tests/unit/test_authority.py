@@ -253,3 +253,12 @@ def test_a_draft_is_requested_only_while_the_referrer_is_on_the_team(client: Car
          member_id="psy-77", period_end="2026-11-04")
     refused(client, ReferrerNotOnTeam, "referral.requested", PSYCHIATRIST,
             at="2026-11-05T09:00:00-05:00", referral_id=rid)
+
+
+def test_an_unrelated_organisation_does_not_learn_that_a_client_was_discharged(
+        client: CareLoop) -> None:
+    send(client, "client.discharged", CUSTODIAN_COORDINATOR)
+    refused(client, NotCustodian, "client.contact_updated", STRANGER)
+    refused(client, ClinicalSourceNotOnTeam, "screening.recorded", STRANGER)
+    refused(client, NoRelationship, "goal.set", STRANGER)
+    refused(client, ReferrerNotOnTeam, "referral.made", STRANGER, referral_id=str(uuid.uuid4()))
