@@ -94,13 +94,18 @@ class ClientFacts(Protocol):
     def care_team(self) -> Mapping[str, TeamMember]: ...
 
 
-def team_organisations(client: ClientFacts, on: date) -> set[str]:
-    """Organisations with at least one active member on the client's care team on ``on``."""
-    return {m.organisation for m in client.care_team.values() if m.active_on(on)}
+def team_organisations(client: ClientFacts, on: date, recorded_on: date | None = None) -> set[str]:
+    """Organisations with a member on the client's care team on ``on`` (the business date)
+    whose membership had not ended by ``recorded_on`` (the day careloop records the fact):
+    an organisation that has left the team cannot keep asserting by backdating."""
+    return {m.organisation for m in client.care_team.values()
+            if m.active_on(on) and (recorded_on is None or m.active_on(max(on, recorded_on)))}
 
 
-def related(client: ClientFacts, organisation: str, on: date) -> bool:
-    return organisation == client.custodian or organisation in team_organisations(client, on)
+def related(client: ClientFacts, organisation: str, on: date,
+            recorded_on: date | None = None) -> bool:
+    return organisation == client.custodian or organisation in team_organisations(
+        client, on, recorded_on)
 
 
 def _who(p: Provenance) -> str:
@@ -115,9 +120,10 @@ def require_custodian(client: ClientFacts, p: Provenance, what: str) -> None:
             f"{what}; {_who(p)} is not", field="actor.organisation")
 
 
-def require_relationship(client: ClientFacts, p: Provenance, what: str) -> None:
+def require_relationship(client: ClientFacts, p: Provenance, what: str,
+                         recorded_on: date | None = None) -> None:
     """Care-plan facts: the custodian or an organisation with an active member on the team."""
-    if not related(client, p.actor.organisation, p.occurred_at.date()):
+    if not related(client, p.actor.organisation, p.occurred_at.date(), recorded_on):
         raise NoRelationship(
             f"{_who(p)} may not {what}: it is neither the client's custodian nor on their "
             "care team", field="actor.organisation")
@@ -147,9 +153,10 @@ def require_may_end_membership(client: ClientFacts, member_id: str, p: Provenanc
             field="payload.member_id")
 
 
-def require_clinician_on_team(client: ClientFacts, p: Provenance, what: str) -> None:
+def require_clinician_on_team(client: ClientFacts, p: Provenance, what: str,
+                              recorded_on: date | None = None) -> None:
     """Clinical data comes from clinicians of the custodian or of an organisation on the team."""
-    if not related(client, p.actor.organisation, p.occurred_at.date()):
+    if not related(client, p.actor.organisation, p.occurred_at.date(), recorded_on):
         raise ClinicalSourceNotOnTeam(
             f"{_who(p)} may not {what}: clinical data comes only from organisations on the "
             "client's care team (or the custodian)", field="actor.organisation")
@@ -181,8 +188,9 @@ def require_consent_keeper(client: ClientFacts, p: Provenance, recorded_by: str)
             f"that recorded it; {_who(p)} is neither", field="actor.organisation")
 
 
-def require_referrer_on_team(client: ClientFacts, p: Provenance) -> None:
-    if not related(client, p.actor.organisation, p.occurred_at.date()):
+def require_referrer_on_team(client: ClientFacts, p: Provenance,
+                             recorded_on: date | None = None) -> None:
+    if not related(client, p.actor.organisation, p.occurred_at.date(), recorded_on):
         raise ReferrerNotOnTeam(
             f"{_who(p)} may not refer this client: a referrer is the custodian or on the "
             "client's care team", field="actor.organisation")

@@ -10,11 +10,12 @@ from domain import authority
 from domain.care_plan import CarePlan
 from domain.client import Client
 from domain.provenance import Provenance
-from services.commands.support import Handler, per_client_step
+from services.commands.support import Handler, per_client_step, recording_date
 
 
 def _related(client: Client, p: Provenance) -> None:
-    authority.require_relationship(client, p, "change this client's care plan")
+    authority.require_relationship(client, p, "change this client's care plan",
+                                   recording_date())
 
 
 def _plan_step(step: Callable[[CarePlan, Any, Provenance], None]) -> Handler:

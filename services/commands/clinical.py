@@ -14,11 +14,12 @@ from domain import authority
 from domain.client import Client
 from domain.clinical_record import ClinicalRecord
 from domain.provenance import Provenance
-from services.commands.support import Handler, per_client_step
+from services.commands.support import Handler, per_client_step, recording_date
 
 
 def _clinicians_on_team(client: Client, p: Provenance) -> None:
-    authority.require_clinician_on_team(client, p, "record clinical data about this client")
+    authority.require_clinician_on_team(client, p, "record clinical data about this client",
+                                        recording_date())
 
 
 def _on_record(step: Callable[[ClinicalRecord, Any, Provenance], None]) -> Handler:

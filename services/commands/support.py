@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -18,6 +19,11 @@ Handler = Callable[[CareLoop, Any, Provenance], list[Aggregate]]
 """Loads aggregates, calls the domain, returns every aggregate it changed (saved together)."""
 
 A = TypeVar("A", bound=Aggregate)
+
+
+def recording_date() -> date:
+    """Today in UTC: the day careloop records a fact (its business date may be earlier)."""
+    return datetime.now(UTC).date()
 
 
 def load(app: CareLoop, aggregate_id: UUID, kind: type[A], missing: DomainError) -> A:

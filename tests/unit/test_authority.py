@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -22,10 +23,12 @@ from domain.authority import (
     NoRelationship,
     NotCustodian,
     ReferrerNotOnTeam,
+    related,
 )
 from domain.client import Client, Part2ConsentNeedsOrganisations
 from domain.consent_evidence import ConsentEvidenceInvalid, ConsentEvidenceRequired
 from domain.errors import DomainError, NotReferralParty
+from domain.provenance import Actor, Provenance
 from services.commands.registry import execute
 from services.store.care_app import CareLoop, create_care_app
 from tests.helpers import CLIENT_ID, message
@@ -37,6 +40,8 @@ HOUSING = {"id": "ha-207", "role": "housing-advocate", "organisation": "harbor-h
 HOUSING_PSY = {"id": "hp-9", "role": "psychiatrist", "organisation": "harbor-housing"}
 PSYCHIATRIST = {"id": "psy-77", "role": "psychiatrist", "organisation": "riverside-psych"}
 STRANGER = {"id": "psy-99", "role": "psychiatrist", "organisation": "elsewhere-clinic"}
+BY_CUSTODIAN = Provenance(Actor("co-5001", "coordinator", "riverside-cmhc"),
+                          datetime(2026, 11, 2, 15, 0, tzinfo=UTC), "riverside-ehr", "m", "c")
 EVIDENCE = {"signed_by": "client", "method": "written",
             "signed_at": "2026-11-02T10:15:00-05:00", "document_reference": "form-1"}
 
@@ -262,3 +267,25 @@ def test_an_unrelated_organisation_does_not_learn_that_a_client_was_discharged(
     refused(client, ClinicalSourceNotOnTeam, "screening.recorded", STRANGER)
     refused(client, NoRelationship, "goal.set", STRANGER)
     refused(client, ReferrerNotOnTeam, "referral.made", STRANGER, referral_id=str(uuid.uuid4()))
+
+
+def test_an_organisation_that_left_cannot_keep_asserting_by_backdating(client: CareLoop) -> None:
+    send(client, "care_team.member_ended", HOUSING, member_id="ha-207", period_end="2026-11-05")
+    # it happened while harbor-housing was on the team, but is reported after it left
+    backdated = "2026-11-04T09:00:00-05:00"
+    refused(client, ClinicalSourceNotOnTeam, "screening.recorded", HOUSING_PSY, at=backdated)
+    refused(client, NoRelationship, "need.identified", HOUSING, at=backdated)
+    refused(client, ReferrerNotOnTeam, "referral.made", HOUSING, at=backdated,
+            referral_id=str(uuid.uuid4()))
+
+
+def test_membership_relates_on_the_business_date_and_until_it_ends() -> None:
+    found = Client.register(uuid.uuid4(), "A", "B", date(1990, 1, 1), None, BY_CUSTODIAN)
+    found.add_team_member("m-1", "housing-advocate", "harbor-housing", date(2026, 11, 2),
+                          date(2026, 11, 20), BY_CUSTODIAN)
+    assert related(found, "riverside-cmhc", date(2020, 1, 1))  # the custodian, always
+    assert not related(found, "harbor-housing", date(2026, 11, 1))  # before it started
+    assert related(found, "harbor-housing", date(2026, 11, 10), date(2026, 11, 20))
+    assert not related(found, "harbor-housing", date(2026, 11, 10), date(2026, 11, 21))
+    assert not related(found, "harbor-housing", date(2026, 11, 21))
+    assert not related(found, "Harbor-Housing", date(2026, 11, 10))
