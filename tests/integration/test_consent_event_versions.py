@@ -63,3 +63,30 @@ def test_version_1_consent_events_replay_with_no_evidence(base_settings: Setting
             "inactive", None, "riverside-cmhc")
     finally:
         app.close()
+
+
+def test_evidence_is_stored_and_replayed_as_given(base_settings: Settings) -> None:
+    evidence: dict[str, str | None] = {
+        "signed_by": "legal-representative", "representative": "R. Guardian (court order)",
+        "method": "verbal-with-witness", "witness": "co-5001",
+        "signed_at": "2026-11-02T09:00:00-05:00", "document_reference": "call-2026-11-02"}
+    app = create_care_app(eventsourcing_env(base_settings))
+    try:
+        client = Client.register(uuid.uuid4(), "Ada", "Lovelace", date(1980, 1, 1), "en", BY)
+        draft, active = uuid.uuid4(), uuid.uuid4()
+        for consent_id, status, given in ((draft, "draft", None), (active, "active", evidence)):
+            client.record_consent(consent_id, status, "permit", [], ["harbor-housing"],
+                                  ["care-coordination"], ["housing"], date(2026, 11, 2), None,
+                                  False, BY, evidence=given)
+        client.change_consent_status(draft, "active", "", BY, evidence=evidence)
+        app.save(client)
+    finally:
+        app.close()
+    again = create_care_app(eventsourcing_env(base_settings))
+    try:
+        replayed = again.repository.get(client.id)
+        assert replayed.consents[active].evidence == evidence
+        assert replayed.consents[draft].evidence == evidence
+        assert replayed.consents[draft].status == "active"
+    finally:
+        again.close()
