@@ -22,6 +22,11 @@ DEMO_PARTNERS = [
     {"system": "psych-ehr", "organisations": ["riverside-psych"],
      "description": "Riverside psychiatry's EHR (demo)"},
 ]
+DEMO_ORGANISATIONS = {
+    "riverside-cmhc": {"treating_provider": True},
+    "riverside-psych": {"treating_provider": True},
+}
+"""More about the demo organisations: the clinical ones are treating providers."""
 FILE_NAME = "partners.json"
 
 
@@ -31,7 +36,8 @@ def write_demo_registry(data_dir: Path) -> Path:
     path = data_dir / FILE_NAME
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"partners": DEMO_PARTNERS}, indent=2) + "\n")
+        path.write_text(json.dumps({"partners": DEMO_PARTNERS,
+                                    "organisations": DEMO_ORGANISATIONS}, indent=2) + "\n")
     return path
 
 
