@@ -8,9 +8,9 @@ Here the decrypted state is parsed once by the C JSON parser and its few typed v
 into the strings the public dict holds.
 
 It checks itself: the first ``CHECKED`` events of every topic are also converted the
-general way and compared; a topic that ever differs, needs upcasting (a class version
-above 1), carries a type this module does not know, or has no provenance (a
-``Disclosure``) goes the general way from then on. A rebuilt view is therefore fed
+general way and compared; a topic that ever differs goes the general way from then on,
+and so does any event stored under an older class version (it needs upcasting), carrying a
+type this module does not know, or without provenance. A rebuilt view is therefore fed
 exactly what the live projector was fed.
 """
 
@@ -63,7 +63,8 @@ class PublicRecords:
 
     def __init__(self, app: CareLoop) -> None:
         self.app = app
-        self._types: dict[str, tuple[str, str] | None] = {}  # topic → (aggregate, name)
+        self._types: dict[str, tuple[str, str, int] | None] = {}
+        """topic → (aggregate, name, the class's version), or None: the general way."""
         self._checked: dict[str, int] = {}
         self.fast = self.general = 0
 
@@ -81,9 +82,8 @@ class PublicRecords:
             return self.general_way(note, client_of)
         try:
             record = self._fast(note, kind, client_of)
-        except _Unknown as e:
-            log.info("public_records_general_way", topic=note.topic, reason=str(e))
-            self._types[note.topic] = None
+        except _Unknown as e:  # this event only: older events of a topic need upcasting
+            log.debug("public_records_general_way", topic=note.topic, reason=str(e))
             return self.general_way(note, client_of)
         if self._checked.get(note.topic, 0) < CHECKED:
             expected = self.general_way(note, client_of)
@@ -96,15 +96,15 @@ class PublicRecords:
         self.fast += 1
         return record
 
-    def _kind(self, topic: str) -> tuple[str, str] | None:
+    def _kind(self, topic: str) -> tuple[str, str, int] | None:
         if topic not in self._types:
             cls = resolve_topic(topic)
-            upcast = getattr(cls, "class_version", 1) != 1
             aggregate, _, name = cls.__qualname__.partition(".")
-            self._types[topic] = None if upcast else (_snake(aggregate), _snake(name))
+            self._types[topic] = (_snake(aggregate), _snake(name),
+                                  int(getattr(cls, "class_version", 1)))
         return self._types[topic]
 
-    def _fast(self, note: Notification, kind: tuple[str, str],
+    def _fast(self, note: Notification, kind: tuple[str, str, int],
               client_of: Callable[[UUID], UUID | None]) -> Record:
         mapper = self.app.mapper
         state = note.state
@@ -113,13 +113,13 @@ class PublicRecords:
         if mapper.compressor:
             state = mapper.compressor.decompress(state)
         stored = json.loads(state)
-        if "class_version" in stored:
-            raise _Unknown("class_version")
+        if stored.pop("class_version", 1) != kind[2]:
+            raise _Unknown("stored under an older class version: upcasting")
         provenance = (stored.get("provenance") or {}).get("_data_")
         if provenance is None:
             raise _Unknown("no provenance")
         actor = provenance["actor"]["_data_"]
-        aggregate, name = kind
+        aggregate, name, _ = kind
         data = {k: _plain(v) for k, v in stored.items() if k not in _ENVELOPE_FIELDS}
         originator = note.originator_id
         client: Any = originator if aggregate == "client" else data.get("client_id")
