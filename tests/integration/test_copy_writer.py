@@ -15,7 +15,7 @@ from domain.disclosure import Disclosure
 from domain.provenance import Actor, Provenance
 from services.settings import Settings
 from services.store.care_app import CareLoop, create_care_app
-from services.store.copy_writer import write_events
+from services.store.copy_writer import COPY_FROM, write_events
 from services.store.event_store_config import eventsourcing_env
 
 
@@ -38,10 +38,11 @@ def events(n: int) -> list[object]:
     return out
 
 
-def test_a_batch_is_stored_in_order_and_reads_back(app: CareLoop) -> None:
-    batch = events(50)
+@pytest.mark.parametrize("size", [COPY_FROM - 1, COPY_FROM, 300])
+def test_a_batch_is_stored_in_order_and_reads_back(app: CareLoop, size: int) -> None:
+    batch = events(size)
     write_events(app, batch)
-    notes = app.recorder.select_notifications(0, 100)
+    notes = app.recorder.select_notifications(0, 1000)
     assert [n.originator_id for n in notes] == [e.originator_id for e in batch]  # type: ignore[attr-defined]
     assert [n.id for n in notes] == sorted(n.id for n in notes)
     loaded = app.repository.get(batch[7].originator_id)  # type: ignore[attr-defined]
@@ -52,5 +53,5 @@ def test_a_repeated_event_fails_the_whole_batch(app: CareLoop) -> None:
     first = events(3)
     write_events(app, first)
     with pytest.raises(IntegrityError):
-        write_events(app, [*events(5), first[1]])
-    assert len(app.recorder.select_notifications(0, 100)) == 3
+        write_events(app, [*events(COPY_FROM + 10), first[1]])
+    assert len(app.recorder.select_notifications(0, 1000)) == 3
