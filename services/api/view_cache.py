@@ -44,7 +44,7 @@ class CachedViews:
     """
 
     def __init__(self, store: ViewStore, poll_seconds: float = 0.01,
-                 max_documents: int = 50_000) -> None:
+                 max_documents: int = 20_000) -> None:
         self.store, self.poll_seconds, self.max_documents = store, poll_seconds, max_documents
         self._docs: dict[str, dict[str, _Entry]] = {}  # key → view → entry
         self._count = 0
