@@ -5,7 +5,9 @@ NATS authenticates the system (its user may publish only under
 and this registry closes the chain: the actor a message names must belong to an
 organisation that system speaks for. A system cannot report facts as another team.
 Loaded from the JSON file named by ``CARELOOP_PARTNERS_FILE`` (``deploy/partners.json``
-holds the example systems).
+holds the example systems). An optional ``organisations`` object says more about an
+organisation: ``{"riverside-psych": {"treating_provider": true}}`` registers it as a treating
+provider, whose clinicians may break the glass in an emergency.
 """
 
 from __future__ import annotations
@@ -27,15 +29,21 @@ class Partner:
 
 
 class PartnerRegistry:
-    def __init__(self, partners: Iterable[Partner]) -> None:
+    def __init__(self, partners: Iterable[Partner],
+                 treating_providers: Iterable[str] = ()) -> None:
         self.partners = {p.system: p for p in partners}
+        self.treating_providers = frozenset(treating_providers)
 
     @classmethod
     def load(cls, path: Path) -> PartnerRegistry:
         doc = json.loads(path.read_text())
+        organisations = doc.get("organisations") or {}
         return cls(
-            Partner(p["system"], frozenset(p["organisations"]), p.get("description", ""))
-            for p in doc["partners"]
+            (Partner(p["system"], frozenset(p["organisations"]), p.get("description", ""))
+             for p in doc["partners"]),
+            treating_providers=[name for name, about in organisations.items()
+                                if isinstance(about, dict) and about.get("treating_provider")
+                                is True],
         )
 
     def authorise(self, source_system: str, actor_organisation: str) -> Problem | None:
