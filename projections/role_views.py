@@ -160,6 +160,7 @@ def advocate(full: Doc, who: Audience) -> Doc:
                          if m["role"] in (COORDINATOR, who.role)}
     view["safety_flag"] = SAFETY_FLAG if any(
         f["status"] == "active" for f in (full.get("risk_flags") or {}).values()) else None
+    _part2(view, full, who.part2)  # its own consent: a Part 2 consent naming the agency
     if not permits(full, who.role, who.organisation, domain):
         view["consent_required"] = f"no active consent to share {domain} information"
         view["referrals"] = {}
@@ -176,7 +177,6 @@ def advocate(full: Doc, who: Audience) -> Doc:
     if who.may("conference-minutes"):
         view["conferences"] = minutes.action_items_of_domain(full.get("conferences") or {},
                                                              domain)
-    _part2(view, full, who.part2)
     return view
 
 

@@ -19,8 +19,8 @@ from projections import care_plan, role_views
 from projections.care_plan_derived import NOTES_VIEW, derive
 from projections.view_store import SQLiteViewStore
 from services.runtime import Runtime
-from tests.e2e.test_care_story import Team
 from services.settings import Settings
+from tests.e2e.test_care_story import Team
 from tests.helpers import CLIENT_ID, bearer, with_partner_registry
 from tests.rebuild import project
 
