@@ -47,6 +47,16 @@ class InvestigationRequest(BaseModel):
                         description="What is being investigated, in words a reviewer will read.")
 
 
+def owners_of(aggregate_id: UUID, state: dict[str, Any]) -> list[str]:
+    """The clients whose record an aggregate's state is part of (a conference: every client
+    on its agenda)."""
+    if state["aggregate_type"] == "Client":
+        return [str(aggregate_id)]
+    if isinstance(state.get("agenda"), dict):
+        return sorted(str(c) for c in state["agenda"])
+    return [str(state["client_id"])] if state.get("client_id") else []
+
+
 def create_audit_router(
     app: CareLoop, settings: Settings, require_auditor: Callable[..., Any],
     queries: CareQueries,
@@ -134,14 +144,13 @@ def create_audit_router(
             await queries.refuse(caller, None, what, QueryRefused(404, "", "out_of_scope"),
                                  "http")
             raise not_found from None
-        owners = [str(c) for c in state.get("client_ids") or []] or (
-            [str(state["client_id"])] if state.get("client_id") else [])
-        if state["aggregate_type"] == "Client":
-            owners = [str(aggregate_id)]
+        owners = owners_of(aggregate_id, state)
         now = datetime.now(UTC).date()
         scopes = await asyncio.gather(*(asyncio.to_thread(queries.views.get, SCOPE_VIEW, o)
                                         for o in owners))
-        if not owners or not all(related(s, caller.organisation, now) for s in scopes):
+        ours = all(related(s, caller.organisation, now) for s in scopes) if owners else (
+            state.get("organisation") == caller.organisation)  # a conference with no agenda yet
+        if not ours:
             await queries.refuse(caller, UUID(owners[0]) if owners else None, what,
                                  QueryRefused(404, "", "out_of_scope"), "http")
             raise not_found
