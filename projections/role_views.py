@@ -14,6 +14,7 @@ import copy
 from typing import Any
 
 from projections import minutes
+from projections.access_scope import custodian
 from projections.labels import is_domestic_violence, is_psychiatric, is_substance_use, without
 from projections.view_policy import Audience, audience, hidden, permits
 
@@ -134,8 +135,9 @@ def coordinator(full: Doc, who: Audience) -> Doc:
                                     "date": s["date"]} for s in full.get("screenings") or []]
     view["conferences"] = _conferences(full, who)
     view["referrals"] = _referrals(full, who)
-    view["break_glass"] = [{k: b.get(k) for k in ("by", "reason", "at", "until")}
-                           for b in full.get("break_glass") or []]
+    if custodian(full) == who.organisation:  # emergency openings: the custodian is told
+        view["break_glass"] = [{k: b.get(k) for k in ("by", "reason", "at", "until")}
+                               for b in full.get("break_glass") or []]
     _part2(view, full, who.part2)
     return view
 
