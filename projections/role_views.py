@@ -71,8 +71,10 @@ def _items(full: Doc, who: Audience) -> Doc:
 
 
 def _referrals(full: Doc, who: Audience | None = None) -> Doc:
+    """Referrals as they are: a rendered view is serialized as soon as it is made and never
+    changed, so it may share these (large, unlabelled) entries with the full document."""
     closed = who.denied if who else frozenset()
-    return {k: copy.deepcopy(v) for k, v in (full.get("referrals") or {}).items()
+    return {k: v for k, v in (full.get("referrals") or {}).items()
             if v.get("to_service") not in closed}
 
 
