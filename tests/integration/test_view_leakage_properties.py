@@ -141,7 +141,7 @@ def write_history(app: CareLoop, cid: str, h: dict[str, Any], marks: dict[str, s
         post(app, "screening.recorded", client_id=cid, screening_id=str(uuid.uuid4()))
     if h["flag"]:
         post(app, "risk_flag.raised", client_id=cid, flag_id=str(uuid.uuid4()),
-             reason=marks["flag"])
+             reason=marks["flag"], level="high")
 
 
 # -- the oracle ----------------------------------------------------------------------------
@@ -244,9 +244,17 @@ async def read_all(app: CareLoop, views: ViewStore, cid: str, h: dict[str, Any],
                 except QueryRefused as unknown:
                     assert (refused.status, refused.detail.replace(cid, "?")) == (
                         unknown.status, unknown.detail.replace(str(nowhere), "?"))
+                if who.role == "coordinator":
+                    high = await queries.worklist(who, "high-risk", limit=200)
+                    assert cid not in {i["client_id"] for i in high["items"]}, f"{who} list"
                 continue
             assert in_scope(h, who), f"{who} read a client outside their scope"
             check(h, who, body, marks)
+            if who.role == "coordinator":  # worklists follow the same scope and policy
+                high = await queries.worklist(who, "high-risk", limit=200)
+                listed = cid in {item["client_id"] for item in high["items"]}
+                assert listed == (h["flag"] and not closed(h, who, "clinical")), f"{who} list"
+
             if who.role in CLINICIANS:
                 notes = json.dumps(await queries.own_notes(who, uuid.UUID(cid)))
                 author = (who.user, who.role, who.organisation) == (

@@ -3,12 +3,15 @@ line, and what auditors' history shows."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 
 from domain.consent import Consent, decide, denied
 from projections import access_scope, minutes
 from projections.audit_redaction import redact, redact_record
 from projections.labels import is_substance_use
+from services.partners.registry import PartnerRegistry
 
 ON = date(2026, 11, 20)
 PSY = {"confidentiality": "R", "sensitivity": ["PSY"], "law": []}
@@ -120,3 +123,13 @@ def test_auditors_history_is_redacted_without_a_grant_and_note_text_always() -> 
     shown = redact(item)
     assert shown["decisions"] == ["house first"]
     assert shown["information_shared"][0] == {"security": SUD, "redacted": True}
+
+
+def test_the_registry_names_treating_providers_only_when_flagged(tmp_path: Path) -> None:
+    example = PartnerRegistry.load(Path("deploy/partners.json"))
+    assert example.treating_providers == {"riverside-cmhc", "riverside-psych"}
+    plain = tmp_path / "partners.json"
+    plain.write_text(json.dumps({
+        "partners": [{"system": "s", "organisations": ["a", "b"]}],
+        "organisations": {"a": {"treating_provider": "yes"}, "b": {}}}))
+    assert PartnerRegistry.load(plain).treating_providers == frozenset()
