@@ -29,7 +29,7 @@ from projections.access_scope import SCOPE_VIEW, related
 from projections.audit_redaction import redact, redact_record
 from services.api.access_tokens import Caller
 from services.api.care_queries import CareQueries, QueryRefused
-from services.audit.as_of import aggregate_at_version, view_as_of
+from services.audit.as_of import aggregate_at_version, owners_of, view_as_of
 from services.audit.disclosure_accounting import Reader, accounting, record_read
 from services.audit.fhir_export import timeline_bundle
 from services.audit.hash_chain import HashChain, open_chain_table
@@ -45,16 +45,6 @@ log = structlog.get_logger("careloop.http.audit")
 class InvestigationRequest(BaseModel):
     reason: str = Field(min_length=10, max_length=2000,
                         description="What is being investigated, in words a reviewer will read.")
-
-
-def owners_of(aggregate_id: UUID, state: dict[str, Any]) -> list[str]:
-    """The clients whose record an aggregate's state is part of (a conference: every client
-    on its agenda)."""
-    if state["aggregate_type"] == "Client":
-        return [str(aggregate_id)]
-    if isinstance(state.get("agenda"), dict):
-        return sorted(str(c) for c in state["agenda"])
-    return [str(state["client_id"])] if state.get("client_id") else []
 
 
 def create_audit_router(
