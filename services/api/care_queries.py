@@ -51,7 +51,7 @@ class QueryRefused(Exception):
 
 def out_of_scope(client_id: UUID) -> QueryRefused:
     """The one answer for a client the caller may not see and for one that does not exist."""
-    return QueryRefused(404, f"no client {client_id} within your scope", "out_of_scope")
+    return QueryRefused(404, "no such client within your scope", "out_of_scope")
 
 
 def in_scope(scope: Doc | None, caller: Caller, today: date) -> bool:

@@ -127,7 +127,7 @@ def create_audit_router(
     ) -> dict[str, Any]:
         what = f"aggregate:{aggregate_id}@v{version}"
         caller = await caller_of(who, None, what)
-        not_found = HTTPException(404, f"no aggregate {aggregate_id} within your scope")
+        not_found = HTTPException(404, "no such aggregate within your scope")
         try:
             state = await asyncio.to_thread(aggregate_at_version, app, aggregate_id, version)
         except LookupError:

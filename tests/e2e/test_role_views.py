@@ -108,8 +108,7 @@ async def test_advocate_off_the_caseload_is_refused_as_if_the_client_did_not_exi
     unknown_id = uuid.uuid4()
     unknown = await get(runtime, stranger, f"/clients/{unknown_id}/care-plan")
     assert known.status_code == unknown.status_code == 404
-    assert known.json()["detail"].replace(CLIENT_ID, "?") == unknown.json()["detail"].replace(
-        str(unknown_id), "?")
+    assert known.content == unknown.content
 
 
 async def test_social_worker_sees_the_clinical_picture_but_no_notes_or_part2_data(

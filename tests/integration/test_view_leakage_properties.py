@@ -242,8 +242,8 @@ async def read_all(app: CareLoop, views: ViewStore, cid: str, h: dict[str, Any],
                 try:
                     await queries.care_plan(who, nowhere)
                 except QueryRefused as unknown:
-                    assert (refused.status, refused.detail.replace(cid, "?")) == (
-                        unknown.status, unknown.detail.replace(str(nowhere), "?"))
+                    assert (refused.status, refused.detail) == (unknown.status,
+                                                                unknown.detail)
                 if who.role == "coordinator":
                     high = await queries.worklist(who, "high-risk", limit=200)
                     assert cid not in {i["client_id"] for i in high["items"]}, f"{who} list"
