@@ -5,6 +5,7 @@ author), and the coordinator worklist rows of each related organisation."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -15,7 +16,8 @@ NOTES_VIEW = "psychotherapy_notes"
 
 
 def notes_key(client_id: str, organisation: str, role: str, author_id: str) -> str:
-    return f"{client_id}:{organisation}:{role}:{author_id}"
+    """Unambiguous whatever the ids hold (a JSON array, not a joined string)."""
+    return json.dumps([client_id, organisation, role, author_id], separators=(",", ":"))
 
 
 def worklist_kind(kind: str, organisation: str) -> str:

@@ -133,3 +133,10 @@ def test_the_registry_names_treating_providers_only_when_flagged(tmp_path: Path)
         "partners": [{"system": "s", "organisations": ["a", "b"]}],
         "organisations": {"a": {"treating_provider": "yes"}, "b": {}}}))
     assert PartnerRegistry.load(plain).treating_providers == frozenset()
+
+
+def test_notes_keys_cannot_be_forged_by_ids_that_hold_separators() -> None:
+    from projections.care_plan_derived import notes_key
+
+    role = "clinical-social-worker"
+    assert notes_key("c", f"x:{role}", role, "u") != notes_key("c", "x", role, f"{role}:u")
