@@ -146,7 +146,10 @@ class CareQueries:
         doc = await asyncio.to_thread(self.views.get, view, str(client_id))
         if doc is None:
             raise await self.refuse(caller, client_id, view, out_of_scope(client_id), channel)
-        await self.recorder.record(Read(client_id, caller, view, "emergency", channel,
+        purpose = "emergency"
+        if caller.role == "auditor":  # an investigation opens restricted content, not contact
+            doc, purpose = {k: v for k, v in doc.items() if k != "contact"}, "audit"
+        await self.recorder.record(Read(client_id, caller, view, purpose, channel,
                                         access.reason))
         return care_plan.as_response(doc)
 

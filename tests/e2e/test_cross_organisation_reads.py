@@ -211,6 +211,8 @@ async def test_6_auditors_see_restricted_content_only_under_an_investigation_gra
     for answer in (await get(runtime, AUDITOR, timeline), await get(runtime, AUDITOR, as_of, **at)):
         assert SUD in answer.text and DIAGNOSIS in answer.text and SUD_LINE in answer.text
         assert NOTE not in answer.text  # psychotherapy-note text: never
+    view = await get(runtime, AUDITOR, access="break-glass")
+    assert SUD in view.text and "contact" not in view.json() and NOTE not in view.text
     assert (await post(runtime, OTHER_AUDITOR, f"/audit/clients/{CLIENT_ID}/investigation",
                        {"reason": "Just looking at another organisation's client."})
             ).status_code == 404
