@@ -70,12 +70,17 @@ def _items(full: Doc, who: Audience) -> Doc:
             for key in PLAN_ITEMS if key in full}
 
 
+SERVICE_CATEGORY = {"psychiatry": "psychiatric", "clinical-social-work": "clinical",
+                    "housing": "housing", "benefits": "benefits"}
+"""The data category a referral to each service discloses (a deny of it hides the referral)."""
+
+
 def _referrals(full: Doc, who: Audience | None = None) -> Doc:
     """Referrals as they are: a rendered view is serialized as soon as it is made and never
     changed, so it may share these (large, unlabelled) entries with the full document."""
     closed = who.denied if who else frozenset()
     return {k: v for k, v in (full.get("referrals") or {}).items()
-            if v.get("to_service") not in closed}
+            if SERVICE_CATEGORY.get(v.get("to_service") or "") not in closed}
 
 
 def _part2(view: Doc, full: Doc, allowed: bool) -> None:
