@@ -30,6 +30,10 @@ class Consent:
     period_start: date
     period_end: date | None
     part2: bool
+    recorded_by: str = ""
+    """The organisation that recorded the consent (custodian or Part 2 programme)."""
+    evidence: dict[str, str | None] | None = None
+    """Who signed, how, when, which document (see ``domain.consent_evidence``)."""
 
     def names(self, role: str, organisation: str) -> bool:
         """Does this provision name the recipient (role AND organisation where both are

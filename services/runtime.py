@@ -33,7 +33,8 @@ from services.bus.embedded_nats import EmbeddedNats, free_port
 from services.bus.streams import ensure_streams
 from services.commands.deadline_watcher import DeadlineWatcher
 from services.ingest.consumer import Ingest
-from services.partners.registry import load_partner_registry
+from services.partners.demo_registry import with_registry
+from services.partners.registry import RegistryNotConfigured, load_partner_registry
 from services.projector.consumer import CARE_PLAN, Projector
 from services.relay.outbox_relay import OutboxRelay, stream_position
 from services.settings import Settings
@@ -85,7 +86,9 @@ class Runtime:
                                       HEALTH_PROBE_SECONDS)
 
     async def start(self) -> Runtime:
-        s = self.settings
+        self.settings = s = with_registry(self.settings)
+        if "ingest" in self.components:
+            load_partner_registry(s)  # no registry, no ingest: refuse before starting anything
         if s.nats_url:
             self.nats_url = s.nats_url
         else:
@@ -139,9 +142,13 @@ class Runtime:
         self.token_secret = secret_for(s.token_secret, s.data_dir, create=self._nats is not None)
         self.disclosures = DisclosureRecorder(self.app, s.disclosure_batch_ms)
         self.disclosures.start()
-        registry = load_partner_registry(s)
+        try:  # treating providers (who may break the glass) are named in the registry
+            treating = load_partner_registry(s).treating_providers
+        except RegistryNotConfigured:
+            log.warning("no_partner_registry", effect="nobody may break the glass")
+            treating = frozenset()
         queries = CareQueries(self.app, self.views, self.disclosures, s.break_glass_minutes,
-                              registry.treating_providers if registry else frozenset())
+                              treating)
         self._nats_queries = NatsQueries(self._nc, queries, self.token_secret, s.token_issuer)
         await self._nats_queries.start()
         audit = create_audit_router(
