@@ -1,12 +1,14 @@
-"""Records every read before its data leaves: a read waits until it is committed to the
-read log, and reads waiting together share one commit (group commit).
+"""Records every read before its data leaves, and every refused attempt. A read waits until
+it is committed to the read log, and reads waiting together share one commit (group
+commit).
 
 The commit loop takes every read that is waiting, appends them as one row of the read log
 (``services.store.read_log``: encrypted, hash-chained, in the event store's database),
 answers them, and starts again with those that arrived meanwhile: under load a commit
 carries hundreds of reads, and an idle service commits a lone read at once (``batch_ms``
 can add a wait to gather more). The accounting of disclosures lists the read log beside
-the ``Disclosure`` events that audit tools store for their own reads.
+the ``Disclosure`` events that audit tools store for their own reads. Refused attempts
+(rare next to reads) are ``AccessRefusal`` events in the event store, saved one by one.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from uuid import UUID
 
 import structlog
 
+from domain.access_refusal import ANONYMOUS, AccessRefusal
 from domain.disclosure import BreakGlassReasonRequired
+from domain.provenance import Actor, Provenance
 from services.api.access_tokens import Caller
 from services.store.care_app import CareLoop
 from services.store.read_log import ReadFact, ReadLog
@@ -38,6 +42,19 @@ class Read:
     channel: str
     break_glass_reason: str | None = None
     correlation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An attempt that was answered 401, 403, or as out of scope."""
+
+    client_id: UUID | None
+    caller: Caller | None
+    """None when the token did not verify: nobody is named."""
+    what: str
+    status: int
+    reason: str
+    channel: str
 
 
 class DisclosureRecorder:
@@ -75,6 +92,26 @@ class DisclosureRecorder:
             read.channel, datetime.now(UTC), read.correlation_id), done))
         self._arrived.set()
         await done
+
+    async def refused(self, refusal: Refusal) -> None:
+        """Records a refused attempt; the refusal is answered whether or not this succeeds
+        (a failure is logged, and the caller still gets nothing)."""
+        refusal_id = uuid.uuid4()
+        who = refusal.caller
+        actor = Actor(who.user, who.role, who.organisation) if who else Actor(
+            ANONYMOUS, ANONYMOUS, ANONYMOUS)
+        provenance = Provenance(actor=actor, occurred_at=datetime.now(UTC),
+                                source_system=f"careloop-{refusal.channel}",
+                                message_id=f"refused-{refusal_id}",
+                                correlation_id=f"refused-{refusal_id}")
+        try:
+            attempt = AccessRefusal.record(
+                refusal_id, refusal.client_id, refusal.what, refusal.status, refusal.reason,
+                refusal.channel, provenance)
+            await asyncio.to_thread(self.app.save, attempt)
+        except Exception as e:
+            with contextlib.suppress(Exception):
+                log.warning("refusal_not_recorded", error=type(e).__name__)
 
     async def _run(self) -> None:
         assert self._arrived is not None

@@ -31,8 +31,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from services.api.access_tokens import Caller, InvalidToken
-from services.api.care_queries import WORKLISTS, CareQueries, QueryRefused
+from services.api.care_queries import CareQueries, QueryRefused
+from services.api.disclosure_recorder import DisclosureRecorder, Refusal
 from services.api.token_cache import VerifiedTokens
+from services.api.worklist_queries import WORKLISTS
 
 log = structlog.get_logger("careloop.http")
 
@@ -66,23 +68,36 @@ class BreakGlassRequest(BaseModel):
                         description="The emergency, in words an auditor will read.")
 
 
-def authenticator(token_secret: str,
-                  issuer: str = "careloop") -> Callable[..., Awaitable[Caller]]:
-    """The FastAPI dependency that turns a bearer token into a Caller, or answers 401."""
+def _client_of(request: Request) -> UUID | None:
+    try:
+        return UUID(str(request.path_params["client_id"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def authenticator(token_secret: str, issuer: str = "careloop",
+                  recorder: DisclosureRecorder | None = None) -> Callable[..., Awaitable[Caller]]:
+    """The FastAPI dependency that turns a bearer token into a Caller, or answers 401 (and
+    records the refused attempt, naming nobody). Each token's signature is checked once in
+    its lifetime (``VerifiedTokens``)."""
 
     tokens = VerifiedTokens(token_secret, issuer)
 
-    async def caller(  # async: a plain def would run in a worker thread on every request
+    async def caller(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Caller:
-        if credentials is None:
-            raise HTTPException(401, "a bearer token is required",
-                                headers={"WWW-Authenticate": "Bearer"})
         try:
+            if credentials is None:
+                raise InvalidToken("missing")
             who = tokens.verify(credentials.credentials)
         except InvalidToken:
-            raise HTTPException(401, "invalid or expired token",
-                                headers={"WWW-Authenticate": "Bearer"}) from None
+            if recorder is not None:
+                await recorder.refused(Refusal(_client_of(request), None, request.url.path,
+                                               401, "unauthenticated", "http"))
+            detail = "a bearer token is required" if credentials is None else (
+                "invalid or expired token")
+            raise HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"}) from None
         structlog.contextvars.bind_contextvars(user=who.user, role=who.role)
         return who
 
@@ -99,7 +114,7 @@ def create_http_app(
         description="Care-plan views per role, worklists, audit and health for "
                     "interdisciplinary care teams. Every read is recorded.",
     )
-    caller = authenticator(token_secret, issuer)
+    caller = authenticator(token_secret, issuer, queries.recorder)
 
     Who = Annotated[Caller, Depends(caller)]
     PurposeHeader = Annotated[Purpose | None, Header(
@@ -134,7 +149,7 @@ def create_http_app(
              responses={200: {"content": {"application/json": {}},
                               "description": "The care plan as the caller's role sees it."}})
     async def get_care_plan(client_id: UUID, request: Request) -> Response:
-        who = await caller(await bearer(request))
+        who = await caller(request, await bearer(request))
         purpose = _one_of(request.headers.get("x-careloop-purpose"), PURPOSES,
                           ("header", "X-Careloop-Purpose"))
         access = _one_of(request.query_params.get("access"), ("break-glass",),
