@@ -29,13 +29,16 @@ from services.audit.hash_chain import HashChain, open_chain_table
 from services.audit.hash_chain_keeper import HashChainKeeper
 from services.audit.http_routes import create_audit_router
 from services.bus.connection import broker_security, connect_options, report_error
+from services.bus.embedded_auth import embedded_registry, prepare
 from services.bus.embedded_nats import EmbeddedNats, free_port
+from services.bus.partner_access import ensure_partner_access
 from services.bus.streams import ensure_streams
 from services.commands.deadline_watcher import DeadlineWatcher
 from services.ingest.consumer import Ingest
+from services.partners.registry import load_partner_registry
 from services.projector.consumer import CARE_PLAN, Projector
 from services.relay.outbox_relay import OutboxRelay, stream_position
-from services.settings import Settings
+from services.settings import Settings, private_files
 from services.store.care_app import CareLoop
 from services.store.store_setup import open_stores
 
@@ -87,8 +90,13 @@ class Runtime:
         s = self.settings
         if s.nats_url:
             self.nats_url = s.nats_url
-        else:
-            self._nats = EmbeddedNats(s.data_dir / "nats")
+            registry = load_partner_registry(s)
+        else:  # closed like production: users, permissions, encrypted JetStream files
+            private_files(s.data_dir)
+            config, s = await asyncio.to_thread(prepare, s)
+            self.settings = s
+            registry = embedded_registry(s)
+            self._nats = EmbeddedNats(s.data_dir / "nats", config=config)
             await asyncio.to_thread(self._nats.start)
             self.nats_url = self._nats.url
         app, views = await asyncio.to_thread(open_stores, s)
@@ -99,6 +107,8 @@ class Runtime:
         )
         js = self._nc.jetstream(timeout=10)
         await ensure_streams(js, s)
+        if registry is not None:
+            await ensure_partner_access(js, s, registry)
 
         if "relay" in self.components:
             self.relay = OutboxRelay(self.app, js, s.stream_events, s.relay_poll_seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +32,8 @@ class Settings(BaseSettings):
     stream_events: str = "CARELOOP_EVENTS"
     stream_receipts: str = "CARELOOP_RECEIPTS"
     stream_deadletter: str = "CARELOOP_DEADLETTER"
+    stream_feed: str = Field(default="CARELOOP_FEED",
+                             description="Feed streams are named <this>_<organisation>.")
     stream_replicas: int = 1
     consumer_prefix: str = "careloop"
     http_host: str = "127.0.0.1"
@@ -71,3 +74,11 @@ class Settings(BaseSettings):
     @property
     def resolved_sqlite_path(self) -> Path:
         return self.sqlite_path or self.data_dir / "careloop.sqlite3"
+
+
+def private_files(data_dir: Path) -> None:
+    """Everything this process (and the nats-server it starts) creates from now on is
+    readable by its owner only: files 0600, folders 0700; the data folder itself too."""
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data_dir.chmod(0o700)

@@ -6,15 +6,18 @@ import asyncio
 import json
 import signal
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 import typer
 from rich.console import Console
 
 from services.api.access_tokens import ROLES, Caller, issue, secret_for
+from services.bus.embedded_auth import NoCredentials, load_credentials
+from services.bus.permissions import partner_inbox
 from services.cli.audit import audit_app
 from services.cli.structured_logging import configure_logging
 from services.settings import Settings
@@ -62,16 +65,13 @@ async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) ->
         if runtime.http_url:
             out.print(f"  HTTP: {runtime.http_url}  (OpenAPI: {runtime.http_url}/openapi.json)")
         if demo:
-            receipts = await post_story(runtime.nats_url, settings.stream_inbound)
+            receipts = await post_story(runtime.nats_url, settings.stream_inbound,
+                                        partner_options(settings))
             for receipt in receipts:
                 out.print(f"  demo: {receipt.message_type}: {receipt.status} - {receipt.summary}")
-            client = json.loads((Path(__file__).parent.parent / "contracts/examples/client.registered.json").read_text())
-            cid = client["payload"]["client_id"]
-            if runtime.http_url and runtime.token_secret:
-                token = issue(runtime.token_secret, Caller("co-5001", "coordinator", "riverside-cmhc"),
-                              timedelta(hours=8), settings.token_issuer)
-                out.print(f"  try: curl -H 'Authorization: Bearer {token}' "
-                          f"{runtime.http_url}/clients/{cid}/care-plan")
+        if runtime.http_url:  # how to get a token, never a token
+            out.print("  token: .venv/bin/careloop token --user co-5001 --role coordinator "
+                      "--organisation riverside-cmhc  (valid 60 minutes; see --help)")
         await stop.wait()
     finally:
         runtime_file.unlink(missing_ok=True)
@@ -113,16 +113,34 @@ def post(
     if not source or not message_type:
         raise typer.BadParameter("cannot read source_system/message_type from the file; "
                                  "give --source and --type")
+    try:
+        options = partner_options(settings)(source)
+    except NoCredentials as e:
+        raise typer.BadParameter(str(e)) from e
     receipt = asyncio.run(_post(_nats_url(settings), settings.stream_inbound, source,
-                                message_type, body, timeout))
+                                message_type, body, timeout, options))
     out.print_json(receipt.model_dump_json())
     raise typer.Exit(0 if receipt.status == "accepted" else 1)
 
 
-async def _post(url: str, stream: str, source: str, message_type: str, body: bytes, timeout: float):  # type: ignore[no-untyped-def]
+def partner_options(settings: Settings) -> Callable[[str], dict[str, Any]]:
+    """How ``post`` and the demo connect as a partner system: with embedded mode's
+    credentials for it, or (against a NATS of your own) ``CARELOOP_NATS_USER``/``_PASSWORD``."""
+    def options(system: str) -> dict[str, Any]:
+        if settings.nats_url:
+            if not settings.nats_user:
+                return {}
+            return {"user": settings.nats_user, "password": settings.nats_password,
+                    "inbox_prefix": partner_inbox(settings.nats_user).encode()}
+        return load_credentials(settings.data_dir).partner_options(system)
+    return options
+
+
+async def _post(url: str, stream: str, source: str, message_type: str, body: bytes,  # type: ignore[no-untyped-def]
+                timeout: float, options: dict[str, Any]):
     from services.partners.client import PartnerClient
 
-    client = await PartnerClient.connect(url, source, stream)
+    client = await PartnerClient.connect(url, source, stream, **options)
     try:
         return await client.post_raw(body, message_type, timeout)
     finally:
@@ -134,7 +152,7 @@ def token(
     user: Annotated[str, typer.Option(help="The person's id.")],
     role: Annotated[str, typer.Option(help=", ".join(ROLES))],
     organisation: Annotated[str, typer.Option(help="The organisation they act for.")],
-    minutes: Annotated[int, typer.Option(help="Lifetime of the token.")] = 480,
+    minutes: Annotated[int, typer.Option(help="Lifetime of the token.")] = 60,
 ) -> None:
     """Issue an access token (needs CARELOOP_TOKEN_SECRET, or embedded mode's own secret)."""
     settings = Settings()
