@@ -111,6 +111,18 @@ def write_nats_server_config(path: Path, config: Mapping[str, Any]) -> Path:
     return write_private(path, json.dumps(config, indent=2))
 
 
+def include_files(config: Mapping[str, Any]) -> dict[str, str]:
+    """The users, and the JetStream cipher and key, as nats-server includes for
+    configurations that set the rest (cluster, store) themselves: ``authorization`` at the
+    top level, ``jetstream`` inside the ``jetstream { }`` block. JSON values are valid
+    nats-server configuration syntax."""
+    files = {"authorization": f"authorization: {json.dumps(config['authorization'], indent=2)}\n"}
+    if "jetstream" in config:
+        js = config["jetstream"]
+        files["jetstream"] = f"cipher: {js['cipher']}\nkey: {json.dumps(js['key'])}\n"
+    return files
+
+
 def new_credentials(
     registry: PartnerRegistry, tls: TlsFiles | None = None, streams: Settings | None = None,
     jetstream_key: str | None = None,

@@ -178,17 +178,25 @@ def nats_config(
     partners: Annotated[Path, typer.Option(exists=True, help="Partner registry JSON.")] = Path(
         "deploy/partners.json"),
 ) -> None:
-    """Write a nats-server configuration with a user per partner system (own subjects only)
-    and careloop's user, with fresh passwords, and the passwords beside it (both 0600)."""
-    from services.bus.permissions import new_credentials, write_nats_server_config
+    """Write a nats-server configuration: careloop's user and one user per partner system
+    (exactly what the partner guide allows), fresh passwords and a JetStream encryption key.
+    Beside it: the passwords (``.passwords.json``) and the same blocks as includes for the
+    shipped cluster configs (``.authorization.conf``, ``.jetstream.conf``). All 0600."""
+    from services.bus.permissions import (
+        include_files,
+        new_credentials,
+        write_nats_server_config,
+        write_private,
+    )
     from services.partners.registry import PartnerRegistry
 
-    config, passwords = new_credentials(PartnerRegistry.load(partners))
+    config, passwords = new_credentials(PartnerRegistry.load(partners), streams=Settings())
     write_nats_server_config(target, config)
-    secrets_file = target.with_suffix(".passwords.json")
-    secrets_file.touch(mode=0o600)
-    secrets_file.write_text(json.dumps(passwords, indent=2))
-    out.print(f"wrote {target} and {secrets_file}; give each system its password")
+    secrets_file = write_private(target.with_suffix(".passwords.json"),
+                                json.dumps(passwords, indent=2))
+    for part, text in include_files(config).items():
+        write_private(target.with_suffix(f".{part}.conf"), text)
+    out.print(f"wrote {target}, its includes and {secrets_file}; give each system its password")
 
 
 @app.command()
