@@ -20,7 +20,7 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NATS
 
 from projections.view_store import ViewStore
-from services.api.access_tokens import secret_for
+from services.api.access_tokens import TokenKeys, secret_for
 from services.api.care_queries import CareQueries
 from services.api.disclosure_recorder import DisclosureRecorder
 from services.api.http_app import HealthProbe, authenticator, create_http_app
@@ -145,14 +145,17 @@ class Runtime:
     async def _start_http(self) -> None:
         s = self.settings
         assert self.views is not None and self.app is not None and self._nc is not None
-        self.token_secret = secret_for(s.token_secret, s.data_dir, create=self._nats is not None)
+        if s.token_secret or self._nats is not None or not s.token_jwks_url:
+            self.token_secret = secret_for(s.token_secret, s.data_dir,
+                                           create=self._nats is not None)
+        keys = TokenKeys(self.token_secret, s.token_jwks_url, s.token_issuer, s.token_audience)
         self.disclosures = DisclosureRecorder(self.app, s.disclosure_batch_ms)
         self.disclosures.start()
         queries = CareQueries(self.app, self.views, self.disclosures, s.break_glass_minutes)
-        self._nats_queries = NatsQueries(self._nc, queries, self.token_secret, s.token_issuer)
+        self._nats_queries = NatsQueries(self._nc, queries, keys, s.token_issuer)
         await self._nats_queries.start()
-        audit = create_audit_router(self.app, s, authenticator(self.token_secret, s.token_issuer))
-        api = create_http_app(queries, self.token_secret, self.health, s.token_issuer, audit)
+        audit = create_audit_router(self.app, s, authenticator(keys, s.token_issuer))
+        api = create_http_app(queries, keys, self.health, s.token_issuer, audit)
         # Embedded mode takes another port when the configured one is busy (and says which).
         port = free_port(s.http_port, s.http_host) if self._nats else s.http_port
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says

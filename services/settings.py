@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     token_secret: str | None = Field(
         default=None, description="HMAC secret for access tokens; embedded mode makes one.")
     token_issuer: str = "careloop"
+    token_audience: str | None = Field(
+        default=None, description="Required `aud` of every token, when set.")
+    token_jwks_url: str | None = Field(
+        default=None, description="An identity provider's JWKS: trust its RS256/ES256 tokens.")
     break_glass_minutes: int = 60
     disclosure_batch_ms: float = 5.0
     encryption: Literal["auto", "on", "off"] = Field(

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Header, HTTPException, Pa
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from services.api.access_tokens import Caller, InvalidToken, verify
+from services.api.access_tokens import Caller, InvalidToken, TokenKeys, verify
 from services.api.care_queries import WORKLISTS, CareQueries, QueryRefused
 
 log = structlog.get_logger("careloop.http")
@@ -40,7 +40,7 @@ class BreakGlassRequest(BaseModel):
                         description="The emergency, in words an auditor will read.")
 
 
-def authenticator(token_secret: str, issuer: str = "careloop") -> Callable[..., Caller]:
+def authenticator(token_secret: str | TokenKeys, issuer: str = "careloop") -> Callable[..., Caller]:
     """The FastAPI dependency that turns a bearer token into a Caller, or answers 401."""
 
     def caller(
@@ -61,7 +61,7 @@ def authenticator(token_secret: str, issuer: str = "careloop") -> Callable[..., 
 
 
 def create_http_app(
-    queries: CareQueries, token_secret: str, health: Callable[[], Awaitable[HealthProbe]],
+    queries: CareQueries, token_secret: str | TokenKeys, health: Callable[[], Awaitable[HealthProbe]],
     issuer: str = "careloop", audit_router: APIRouter | None = None,
 ) -> FastAPI:
     api = FastAPI(

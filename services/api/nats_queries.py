@@ -19,7 +19,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from services.api.access_tokens import Caller, InvalidToken, verify
+from services.api.access_tokens import Caller, InvalidToken, TokenKeys, verify
 from services.api.care_queries import CareQueries, QueryRefused
 
 log = structlog.get_logger("careloop.nats_queries")
@@ -37,7 +37,7 @@ def _uuid(args: dict[str, Any], name: str) -> UUID:
 
 
 class NatsQueries:
-    def __init__(self, nc: NATS, queries: CareQueries, token_secret: str,
+    def __init__(self, nc: NATS, queries: CareQueries, token_secret: str | TokenKeys,
                  issuer: str = "careloop") -> None:
         self.nc, self.queries, self.secret, self.issuer = nc, queries, token_secret, issuer
         self._sub: Subscription | None = None

@@ -159,7 +159,7 @@ def token(
     secret = secret_for(settings.token_secret, settings.data_dir, create=False)
     try:
         out.print(issue(secret, Caller(user, role, organisation), timedelta(minutes=minutes),
-                        settings.token_issuer), soft_wrap=True)
+                        settings.token_issuer, audience=settings.token_audience), soft_wrap=True)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
 
