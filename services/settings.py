@@ -60,12 +60,14 @@ class Settings(BaseSettings):
     disclosure_batch_ms: float = 5.0
     encryption: Literal["auto", "on", "off"] = Field(
         default="auto",
-        description="Event payloads encrypted at rest: auto = on for PostgreSQL, and for "
-        "SQLite when a key is set.",
+        description="Event payloads and view documents encrypted at rest: auto and on = on "
+        "(embedded SQLite makes its own key); off = plaintext on purpose.",
     )
     cipher_key: str = Field(
         default="", repr=False, description="Base64 AES key (16, 24 or 32 bytes): `careloop keygen`."
     )
+    cipher_old_keys: str = Field(
+        default="", repr=False, description="Earlier keys, comma-separated: read, never written.")
     partners_file: Path | None = Field(
         default=None, description="Partner registry (JSON): which organisations each system speaks for."
     )

@@ -172,6 +172,15 @@ def keygen() -> None:
     out.print(new_key(), highlight=False)
 
 
+@app.command("rekey-views")
+def rekey_views() -> None:
+    """After rotating CARELOOP_CIPHER_KEY (old key in CARELOOP_CIPHER_OLD_KEYS): re-seal
+    every stored view document under the new key. Run it with careloop stopped."""
+    from services.store.rekey import reseal_views
+
+    out.print(f"re-sealed {reseal_views(Settings())} view documents and rows")
+
+
 @app.command("nats-config")
 def nats_config(
     target: Annotated[Path, typer.Argument(help="Where to write the nats-server configuration.")],

@@ -83,11 +83,16 @@ def test_postgres_refuses_to_start_without_a_key_unless_plaintext_is_chosen(
     assert "CIPHER_TOPIC" not in eventsourcing_env(keyless.model_copy(update={"encryption": "off"}))
 
 
-def test_embedded_sqlite_encrypts_only_when_given_a_key(tmp_path: Any) -> None:
+def test_embedded_sqlite_makes_its_own_key_once(tmp_path: Any) -> None:
+    import stat
+
     keyless = Settings(_env_file=None, data_dir=tmp_path, cipher_key="")  # type: ignore[call-arg]
-    assert "CIPHER_TOPIC" not in eventsourcing_env(keyless)
-    keyed = keyless.model_copy(update={"cipher_key": new_key()})
-    assert eventsourcing_env(keyed)["CIPHER_TOPIC"] == "eventsourcing.cryptography:AESCipher"
+    env = eventsourcing_env(keyless)
+    assert env["CIPHER_TOPIC"] == "services.store.key_ring:KeyRingCipher"
+    key_file = tmp_path / "cipher-key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert env["CIPHER_KEY"] == key_file.read_text() == eventsourcing_env(keyless)["CIPHER_KEY"]
+    assert "CIPHER_TOPIC" not in eventsourcing_env(keyless.model_copy(update={"encryption": "off"}))
     with pytest.raises(EncryptionNotConfigured, match="16, 24 or 32"):
         eventsourcing_env(keyless.model_copy(update={"cipher_key": "c2hvcnQ="}))
 
