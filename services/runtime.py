@@ -31,9 +31,10 @@ from services.audit.http_routes import create_audit_router
 from services.bus.connection import broker_security, connect_options, report_error
 from services.bus.embedded_auth import embedded_registry, prepare
 from services.bus.embedded_nats import EmbeddedNats, free_port
-from services.bus.partner_access import ensure_partner_access
+from services.bus.partner_access import ensure_partner_access, feed_organisations
 from services.bus.streams import ensure_streams
 from services.commands.deadline_watcher import DeadlineWatcher
+from services.feeds.publisher import FeedPublisher
 from services.ingest.consumer import Ingest
 from services.partners.registry import load_partner_registry
 from services.projector.consumer import CARE_PLAN, Projector
@@ -44,7 +45,7 @@ from services.store.store_setup import open_stores
 
 log = structlog.get_logger("careloop")
 
-COMPONENTS = ("ingest", "relay", "projector", "deadlines", "hash_chain", "api")
+COMPONENTS = ("ingest", "relay", "projector", "deadlines", "hash_chain", "feeds", "api")
 HEALTH_PROBE_SECONDS = 3.0
 """A dependency that does not answer a health probe within this long counts as down: while
 the database is away its pool waits up to 30 s for a connection, and /health must not."""
@@ -77,6 +78,8 @@ class Runtime:
     disclosures: DisclosureRecorder | None = None
     _nats_queries: NatsQueries | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
+    feeds: FeedPublisher | None = None
+    _recorders: list[DisclosureRecorder] = field(default_factory=list)
     _probes: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="careloop-health"))
 
@@ -126,6 +129,11 @@ class Runtime:
             self._closers.append(table.close)
             keeper = HashChainKeeper(HashChain(self.app, table), s.hash_chain_seconds)
             self._tasks.append(asyncio.create_task(keeper.run(self.stop_event)))
+        if "feeds" in self.components and registry is not None and feed_organisations(registry):
+            recorder = DisclosureRecorder(self.app, s.disclosure_batch_ms)
+            self.feeds = FeedPublisher(js, self.views, s, feed_organisations(registry), recorder)
+            self._recorders.append(recorder)
+            self._tasks.append(asyncio.create_task(self.feeds.run(self.stop_event)))
         if "ingest" in self.components:
             self._broker = NatsBroker(
                 self.nats_url.split(","), max_reconnect_attempts=-1,
@@ -232,8 +240,8 @@ class Runtime:
                 task.cancel()
             except Exception:
                 log.exception("component_stop_failed")
-        if self.disclosures is not None:
-            await self.disclosures.stop()
+        for recorder in [*self._recorders, *([self.disclosures] if self.disclosures else [])]:
+            await recorder.stop()
         if self._nc is not None:
             try:
                 await self._nc.close()
