@@ -210,10 +210,13 @@ def nats_config(
 
 @app.command()
 def contracts() -> None:
-    """Regenerate contracts/schemas and the README's message catalogue from the models."""
+    """Regenerate contracts/schemas and docs/catalogue.md (message types, event names,
+    rejection codes) from the code."""
     from contracts.export import main
+    from services.cli.catalogue import write_catalogue
 
     main()
+    write_catalogue()
     structlog.get_logger().info("contracts_exported")
 
 
