@@ -45,6 +45,8 @@ from services.store.store_setup import open_stores
 
 log = structlog.get_logger("careloop")
 
+FEEDS_STUCK_SECONDS = 30.0
+"""Feeds failing this long without a batch going through turn /health degraded."""
 COMPONENTS = ("ingest", "relay", "projector", "deadlines", "hash_chain", "feeds", "api")
 HEALTH_PROBE_SECONDS = 3.0
 """A dependency that does not answer a health probe within this long counts as down: while
@@ -212,10 +214,15 @@ class Runtime:
             )
         except Exception as e:
             projection.update(error=type(e).__name__)
-        ok = nats_ok and store.get("ok") is True and "error" not in projection
+        feeds: dict[str, Any] = {}
+        if self.feeds is not None:
+            feeds = {"published": self.feeds.published,
+                     "failing_seconds": round(self.feeds.stuck_for(), 1)}
+        ok = (nats_ok and store.get("ok") is True and "error" not in projection
+              and feeds.get("failing_seconds", 0) < FEEDS_STUCK_SECONDS)
         return HealthProbe(
             status="ok" if ok else "degraded", nats={"connected": nats_ok, "url": self.nats_url},
-            store=store, relay=relay, projection=projection,
+            store=store, relay=relay, projection=projection, feeds=feeds,
         )
 
     async def stop(self) -> None:

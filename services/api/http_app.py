@@ -33,6 +33,7 @@ class HealthProbe(BaseModel):
     store: dict[str, Any]
     relay: dict[str, Any]
     projection: dict[str, Any]
+    feeds: dict[str, Any] = Field(default_factory=dict)
 
 
 class BreakGlassRequest(BaseModel):

@@ -34,7 +34,7 @@ def serve(
     demo: Annotated[bool, typer.Option(help="Post the sample story once the service is up.")] = False,
     component: Annotated[
         list[str] | None,
-        typer.Option(help="Run only these parts (ingest, relay, projector, api); default all."),
+        typer.Option(help="Run only these parts (ingest, relay, projector, deadlines, hash_chain, feeds, api); default all."),
     ] = None,
 ) -> None:
     """Start careloop. Without NATS_URL it starts its own nats-server (embedded mode)."""

@@ -52,6 +52,8 @@ class FeedPublisher:
         self._last: dict[Key, str] = {}
         self._seen: set[str] = set()
         self.published = 0
+        self.failing_since: float | None = None
+        """Monotonic time of the first failure since the last batch went through."""
 
     async def _subscribe(self) -> JetStreamContext.PullSubscription:
         config = ConsumerConfig(ack_policy=AckPolicy.ALL, ack_wait=120, max_ack_pending=10_000,
@@ -75,9 +77,11 @@ class FeedPublisher:
                 for client_id in clients:
                     await self.publish_client(client_id)
                 await msgs[-1].ack()
-                backoff = 0.5
+                backoff, self.failing_since = 0.5, None
             except Exception as e:  # NATS or the store away: the batch comes back
                 log.warning("feeds_retrying", error=type(e).__name__, detail=str(e)[:200])
+                if self.failing_since is None:
+                    self.failing_since = asyncio.get_running_loop().time()
                 if sub is not None:
                     with contextlib.suppress(Exception):
                         await sub.unsubscribe()
@@ -85,6 +89,12 @@ class FeedPublisher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
                 backoff = min(backoff * 2, 10.0)
+
+    def stuck_for(self) -> float:
+        """Seconds the feeds have been failing without a batch going through (0: fine)."""
+        if self.failing_since is None:
+            return 0.0
+        return asyncio.get_running_loop().time() - self.failing_since
 
     async def _views_reached(self, position: int, stop: asyncio.Event) -> None:
         while not stop.is_set():
