@@ -84,7 +84,11 @@ class Settings(BaseSettings):
 
 def private_files(data_dir: Path) -> None:
     """Everything this process (and the nats-server it starts) creates from now on is
-    readable by its owner only: files 0600, folders 0700; the data folder itself too."""
+    readable by its owner only: files 0600, folders 0700; what is already in the data
+    folder is brought to the same modes."""
     os.umask(0o077)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     data_dir.chmod(0o700)
+    for path in data_dir.rglob("*"):  # files an earlier version left readable to others
+        if not path.is_symlink():
+            path.chmod(0o700 if path.is_dir() else 0o600)
