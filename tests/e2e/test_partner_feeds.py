@@ -18,7 +18,7 @@ from projections import care_plan, role_views
 from projections.partner_feed import VOLATILE
 from services.bus.embedded_auth import load_credentials
 from services.bus.streams import feed_stream, feed_subject
-from services.runtime import Runtime
+from services.runtime import COMPONENTS, Runtime
 from services.settings import Settings
 from tests.e2e.test_care_story import Team
 from tests.helpers import CLIENT_ID
@@ -151,3 +151,59 @@ async def test_partners_follow_their_own_feeds(base_settings: Settings) -> None:
         await harbor.close()
         await riverside.close()
         await runtime.stop()
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+async def test_feeds_resume_after_a_restart_without_sending_anything_twice(
+    base_settings: Settings,
+) -> None:
+    """Embedded mode started again on the same data folder: same credentials, same keys, the
+    feed's durable consumer resumes, and an unchanged view is not published again."""
+
+    async def latest(runtime: Runtime, done: Any) -> int:
+        """The feed stream's last sequence once the client's latest message satisfies
+        ``done``."""
+        assert runtime._nc is not None
+        js = runtime._nc.jetstream()
+        stream = feed_stream(runtime.settings, "harbor-housing")
+        for _ in range(1200):
+            try:
+                last = await js.get_msg(stream, subject=feed_subject(
+                    "harbor-housing", HOUSING, CLIENT_ID), direct=True)
+                if done(json.loads(last.data or b"{}")):
+                    return int((await js.stream_info(stream)).state.last_seq)
+            except NotFoundError:
+                pass
+            await asyncio.sleep(0.05)
+        raise AssertionError("the feed did not get there")
+
+    # No deadline watcher: it would record the example referral's missed deadline on start,
+    # a real change that the feed rightly publishes.
+    parts = tuple(c for c in COMPONENTS if c != "deadlines")
+    first = await Runtime(base_settings, parts).start()
+    team = Team(first, load_credentials(base_settings.data_dir).partner_options)
+    try:
+        for step in ("client.registered", "care_team.member_added", "consent.recorded",
+                     "referral.made"):
+            await team.ok(step)
+        before = await latest(first, lambda m: m.get("view", {}).get("referrals"))
+    finally:
+        for client in team.clients.values():
+            await client.close()
+        await first.stop()
+
+    second = await Runtime(base_settings, parts).start()
+    team = Team(second, load_credentials(base_settings.data_dir).partner_options)
+    try:
+        await asyncio.sleep(2)  # time to replay anything it would wrongly replay
+        assert second.feeds is not None and second.feeds.published == 0
+        # A replayed batch (a crash before its acknowledgement) renders the client again:
+        # what the stream already holds is read back and nothing is sent twice.
+        assert await second.feeds.publish_client(CLIENT_ID) == 0
+        await team.ok("consent.revoked")
+        after = await latest(second, lambda m: m.get("view", {}).get("consent_required"))
+        assert after == before + 1 and second.feeds.published == 1
+    finally:
+        for client in team.clients.values():
+            await client.close()
+        await second.stop()
