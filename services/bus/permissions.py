@@ -27,7 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services.bus.streams import feed_stream, feed_subjects, inbound_subject, receipts_subject
+from services.bus.streams import (
+    checked_name,
+    feed_stream,
+    feed_subjects,
+    inbound_subject,
+    receipts_subject,
+)
 from services.partners.registry import PartnerRegistry
 from services.settings import Settings
 
@@ -50,6 +56,7 @@ def partner_inbox(system: str) -> str:
 def partner_permissions(system: str, organisations: frozenset[str],
                         streams: Settings | None = None) -> dict[str, Any]:
     s = streams or Settings(_env_file=None)  # type: ignore[call-arg]
+    checked_name(system, "system")  # a '.', '*' or '>' would widen the subjects below
     consume = [(s.stream_receipts, system)] + [
         (feed_stream(s, org), system) for org in sorted(organisations)]
     publish = [inbound_subject(system, ">"), QUERY_SUBJECTS]

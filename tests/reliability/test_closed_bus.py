@@ -177,3 +177,13 @@ async def test_shipped_cluster_configs_refuse_anonymous_clients_and_encrypt(
     finally:
         server.stop()
     assert "ChaCha20" in (tmp_path / "store" / "nats-server.log").read_text()
+
+
+@pytest.mark.parametrize("name", ["riverside.ehr", "ehr.>", "*", "with space", ""])
+def test_a_system_or_organisation_name_cannot_widen_its_subjects(name: str) -> None:
+    from services.partners.registry import Partner
+
+    for registry in (PartnerRegistry([Partner(name, frozenset({"riverside-cmhc"}))]),
+                     PartnerRegistry([Partner("riverside-ehr", frozenset({name}))])):
+        with pytest.raises(ValueError, match="letters, digits"):
+            new_credentials(registry)
