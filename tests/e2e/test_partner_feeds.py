@@ -207,3 +207,31 @@ async def test_feeds_resume_after_a_restart_without_sending_anything_twice(
         for client in team.clients.values():
             await client.close()
         await second.stop()
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+async def test_health_turns_degraded_when_the_feeds_are_stuck(
+    base_settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import services.runtime
+
+    monkeypatch.setattr(services.runtime, "FEEDS_STUCK_SECONDS", 1.0)
+    runtime = await Runtime(base_settings).start()
+    team = Team(runtime, load_credentials(base_settings.data_dir).partner_options)
+    try:
+        assert (await runtime.health()).status == "ok"
+        assert runtime._nc is not None  # the organisation's feed stream disappears
+        await runtime._nc.jetstream().delete_stream(
+            feed_stream(runtime.settings, "harbor-housing"))
+        await team.ok("client.registered")
+        await team.ok("care_team.member_added")  # its feed cannot be published
+        for _ in range(600):
+            probe = await runtime.health()
+            if probe.status == "degraded":
+                break
+            await asyncio.sleep(0.05)
+        assert probe.status == "degraded" and probe.feeds["failing_seconds"] >= 1.0
+    finally:
+        for client in team.clients.values():
+            await client.close()
+        await runtime.stop()
