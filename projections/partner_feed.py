@@ -1,7 +1,7 @@
 """What each partner organisation's feed holds for a client: for every role the
 organisation holds on the client's care team (an active member), that role's view,
-rendered by the same function as the role views (``role_views.render``) from the full plan
-as it stands. Organisations without an active member get nothing; one whose last member
+rendered by the same function as the role views (``role_views.render``, for that role and
+organisation) from the full plan as it stands. Organisations without an active member get nothing; one whose last member
 left gets an ``ended`` message that replaces what it had.
 """
 
@@ -30,7 +30,7 @@ def relationships(full: Doc, organisations: set[str]) -> set[Pair]:
 
 
 def views_for(full: Doc, organisations: set[str]) -> dict[Pair, Doc]:
-    return {(org, role): role_views.render(full, role)
+    return {(org, role): role_views.render(full, role, org)
             for org, role in sorted(relationships(full, organisations))}
 
 

@@ -199,7 +199,10 @@ def auditor(full: Doc) -> Doc:
     return view
 
 
-def render(full: Doc, role: str) -> Doc:
+def render(full: Doc, role: str, organisation: str = "") -> Doc:
+    """``organisation``: the audience's organisation. The partner feeds pass it; this
+    version of the policy decides per role and does not use it yet."""
+    del organisation
     if role in (SOCIAL_WORKER, PSYCHIATRIST):
         return clinician(full, role)
     if role == BREAK_GLASS:  # emergency access (42 CFR 2.51 allows Part 2 data); never notes

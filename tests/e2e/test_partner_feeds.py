@@ -111,7 +111,7 @@ async def test_partners_follow_their_own_feeds(base_settings: Settings) -> None:
         assert runtime.views is not None
         full = await asyncio.to_thread(runtime.views.get, care_plan.VIEW, CLIENT_ID)
         assert full is not None
-        assert stable(latest["view"]) == stable(role_views.render(full, HOUSING))
+        assert stable(latest["view"]) == stable(role_views.render(full, HOUSING, "harbor-housing"))
         assert {(m["organisation"], m["role"], m["client_id"]) for m in harbor_feed.received} \
             == {("harbor-housing", HOUSING, CLIENT_ID)}  # nothing of riverside's client
         assert "diagnoses" not in latest["view"] and "consents" not in latest["view"]
