@@ -17,6 +17,10 @@ Doc = dict[str, Any]
 FEED_ROLES = (role_views.SOCIAL_WORKER, role_views.PSYCHIATRIST, role_views.HOUSING,
               role_views.BENEFITS, role_views.COORDINATOR)
 """Care-team roles with a view; auditors and break-glass access never reach a feed."""
+PURPOSE = {role_views.SOCIAL_WORKER: "treatment", role_views.PSYCHIATRIST: "treatment",
+           role_views.HOUSING: "care-coordination", role_views.BENEFITS: "care-coordination",
+           role_views.COORDINATOR: "care-coordination"}
+"""The purpose a feed delivery is accounted under, per role."""
 VOLATILE = ("last_position", "updated_at")
 """Change with every event of the client, visible or not: left out of the comparison."""
 

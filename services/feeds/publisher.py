@@ -24,10 +24,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from projections import care_plan, role_views
-from projections.partner_feed import FEED_ROLES, fingerprint, message, views_for
+from projections.partner_feed import FEED_ROLES, PURPOSE, fingerprint, message, views_for
 from projections.view_store import ViewStore
 from services.api.access_tokens import Caller
-from services.api.care_queries import PURPOSES
 from services.api.disclosure_recorder import DisclosureRecorder, Read
 from services.bus.jetstream_fetch import fetch_ready
 from services.bus.streams import EVENTS_ROOT, feed_stream, feed_subject
@@ -135,7 +134,7 @@ class FeedPublisher:
                 outgoing.append(((org, role, client_id), msg, mark))
         await asyncio.gather(*(self.recorder.record(Read(
             UUID(client_id), feed_reader(org, role), role_views.view_name(role),
-            PURPOSES[role][0], "feed")) for (org, role, _), msg, _ in outgoing if "view" in msg))
+            PURPOSE[role], "feed")) for (org, role, _), msg, _ in outgoing if "view" in msg))
         for (org, role, cid), msg, mark in outgoing:
             await self.js.publish(
                 feed_subject(org, role, cid), json.dumps(msg, default=str).encode(),
