@@ -136,3 +136,37 @@ def test_careloop_hs256_tokens_last_60_minutes_and_check_audience(jwks_url: str)
     with pytest.raises(InvalidToken):  # without the audience this deployment requires
         verify(both, issue(secret, Caller("co-5001", "coordinator", "riverside-cmhc"),
                            issuer=ISSUER))
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+async def test_the_running_service_takes_identity_provider_tokens_over_http_and_nats(
+    jwks_url: str, settings: Any,
+) -> None:
+    """With only a JWKS configured (no careloop secret), the HTTP API and the NATS query
+    API accept the provider's token and refuse careloop-signed and foreign ones."""
+    import httpx
+
+    from services.runtime import Runtime
+
+    configured = settings.model_copy(update={
+        "token_secret": None, "token_jwks_url": jwks_url, "token_issuer": ISSUER,
+        "token_audience": AUDIENCE})
+    runtime = await Runtime(configured).start()
+    try:
+        good = provider_token(EC_KEY, "ES256", "ec-1", sub="co-5001", role="coordinator")
+        forged = issue("x" * 40, Caller("co-5001", "coordinator", "riverside-cmhc"),
+                       issuer=ISSUER, audience=AUDIENCE)
+        async with httpx.AsyncClient(base_url=runtime.http_url or "") as http:
+            path = "/clients/5f0c9a8e-2d4b-4c1e-9a3f-7b6d2e1c0a11/care-plan"
+            answers = {name: (await http.get(path, headers={
+                "Authorization": f"Bearer {token}"})).status_code
+                for name, token in (("provider", good), ("careloop-signed", forged))}
+        assert answers["provider"] in (403, 404)  # authenticated; no such plan (yet)
+        assert answers["careloop-signed"] == 401
+        assert runtime._nc is not None
+        reply = await runtime._nc.request("careloop.query.care_plan", json.dumps(
+            {"token": forged, "client_id": "5f0c9a8e-2d4b-4c1e-9a3f-7b6d2e1c0a11"}).encode(),
+            timeout=20)
+        assert json.loads(reply.data)["status"] == 401
+    finally:
+        await runtime.stop()
