@@ -4,6 +4,7 @@ the generated production configuration; partners can do what the partner guide s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
 from pathlib import Path
@@ -54,6 +55,19 @@ async def partner_does_its_job_and_nothing_more(runtime: Runtime, password: str)
     return refused
 
 
+async def inbound_left(runtime: Runtime) -> int:
+    """Raw inbound messages still kept: none once ingest has settled them all."""
+    assert runtime._nc is not None
+    js = runtime._nc.jetstream()
+    for _ in range(600):
+        info = await js.stream_info(runtime.settings.stream_inbound)
+        if info.state.messages == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert info.config.retention is not None and info.config.retention.value == "workqueue"
+    return int(info.state.messages)
+
+
 @pytest.mark.parametrize("store_kind", ["sqlite"])
 async def test_embedded_quick_start_runs_a_closed_bus(
     base_settings: Settings, figures: Figures,
@@ -72,6 +86,7 @@ async def test_embedded_quick_start_runs_a_closed_bus(
         await anonymous_is_refused(runtime.nats_url)
         refused = await partner_does_its_job_and_nothing_more(
             runtime, credentials.passwords["riverside-ehr"])
+        assert await inbound_left(runtime) == 0  # settled messages are gone (work queue)
     finally:
         await runtime.stop()
     figures("closed_bus_embedded", {"anonymous_refused": 1, "partner_attempts_refused": refused,
