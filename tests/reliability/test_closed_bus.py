@@ -64,7 +64,7 @@ async def inbound_left(runtime: Runtime) -> int:
         if info.state.messages == 0:
             break
         await asyncio.sleep(0.05)
-    assert info.config.retention is not None and info.config.retention.value == "workqueue"
+    assert str(getattr(info.config.retention, "value", info.config.retention)) == "workqueue"
     return int(info.state.messages)
 
 
