@@ -5,7 +5,7 @@ Two ways to trust a token, both checking issuer, expiry and (when configured) au
   secret in its data folder, or CARELOOP_TOKEN_SECRET sets it);
 - RS256 or ES256 signed by an identity provider, whose public keys careloop reads from the
   provider's JWKS address (CARELOOP_TOKEN_JWKS_URL; PyJWT's PyJWKClient fetches and caches
-  them). The provider puts the person in ``sub``, the role in ``role`` and the organisation
+  them for five minutes, and refetches for an unknown key id at most every 30 seconds). The provider puts the person in ``sub``, the role in ``role`` and the organisation
   in ``org``.
 Unknown, tampered, foreign and expired tokens are refused alike, without saying which.
 """

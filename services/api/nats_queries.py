@@ -8,6 +8,7 @@ and sentences as HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -75,7 +76,12 @@ class NatsQueries:
         except (ValueError, UnicodeDecodeError):
             return {"status": 400, "detail": "the request must be a JSON object"}
         try:
-            who = verify(self.secret, str(args.get("token", "")), self.issuer)
+            token = str(args.get("token", ""))
+            if isinstance(self.secret, TokenKeys) and self.secret.jwks_url:
+                # The provider's keys may have to be fetched: not on the event loop.
+                who = await asyncio.to_thread(verify, self.secret, token, self.issuer)
+            else:
+                who = verify(self.secret, token, self.issuer)
         except InvalidToken:
             return {"status": 401, "detail": "invalid or expired token"}
         handler = self.handlers.get(name)
