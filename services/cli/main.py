@@ -148,6 +148,34 @@ async def _post(url: str, stream: str, source: str, message_type: str, body: byt
 
 
 @app.command()
+def feed(
+    system: Annotated[str, typer.Argument(help="The partner system reading (its NATS user).")],
+    organisation: Annotated[str, typer.Option(help="Whose feed: an organisation the system "
+                                                   "speaks for.")],
+    from_seq: Annotated[int, typer.Option(help="Replay from this stream sequence.")] = 1,
+) -> None:
+    """Print an organisation's feed as its partner system reads it (direct get by sequence,
+    with the system's own credentials; nothing is acknowledged)."""
+    from services.partners.feed_reader import replay
+
+    settings = Settings()
+    configure_logging("console", "WARNING")
+    try:
+        options = partner_options(settings)(system)
+    except NoCredentials as e:
+        raise typer.BadParameter(str(e)) from e
+    try:
+        messages = asyncio.run(replay(_nats_url(settings), settings, organisation, from_seq,
+                                      options))
+    except Exception as e:  # refused by the server (not its feed), or no such feed
+        out.print(f"cannot read the feed of {organisation} as {system}: {type(e).__name__} "
+                  "(a system reads only the feeds of the organisations it speaks for)")
+        raise typer.Exit(1) from None
+    for message in messages:
+        out.print_json(json.dumps(message))
+
+
+@app.command()
 def token(
     user: Annotated[str, typer.Option(help="The person's id.")],
     role: Annotated[str, typer.Option(help=", ".join(ROLES))],

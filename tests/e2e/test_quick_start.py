@@ -47,6 +47,17 @@ def test_quick_start_in_embedded_mode(tmp_path: Path) -> None:
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
         assert stranger.returncode != 0 and "no NATS user" in stranger.stderr + stranger.stdout
 
+        feed = subprocess.run(
+            [*CLI, "feed", "harbor-cases", "--organisation", "harbor-housing"], cwd=ROOT,
+            env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert feed.returncode == 0, feed.stdout + feed.stderr
+        assert f'"client_id": "{CLIENT_ID}"' in feed.stdout
+        assert '"role": "housing-advocate"' in feed.stdout
+        other = subprocess.run(  # riverside's system may not read harbor's feed
+            [*CLI, "feed", "riverside-ehr", "--organisation", "harbor-housing"], cwd=ROOT,
+            env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert other.returncode != 0 and CLIENT_ID not in other.stdout
+
         token = subprocess.run([*CLI, "token", "--user", "co-5001", "--role", "coordinator",
                                 "--organisation", "riverside-cmhc"], cwd=ROOT, env=env,
                                capture_output=True, text=True, timeout=60, check=True).stdout
