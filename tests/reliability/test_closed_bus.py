@@ -5,6 +5,7 @@ the generated production configuration; partners can do what the partner guide s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import stat
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from services.bus.embedded_auth import CREDENTIALS_FILE, SERVER_CONFIG_FILE, load_credentials
 from services.bus.embedded_nats import EmbeddedNats
 from services.bus.permissions import new_credentials, write_nats_server_config
+from services.bus.streams import feed_stream
 from services.partners.demo import post_story
 from services.partners.registry import PartnerRegistry
 from services.runtime import Runtime
@@ -35,8 +37,27 @@ REGISTRY = PartnerRegistry.load(ROOT / "deploy" / "partners.json")
 RIVERSIDE_MESSAGES = 5  # of the demo story's seven; harbor-cases sends two
 
 
-async def partner_does_its_job_and_nothing_more(runtime: Runtime, password: str) -> int:
+async def partner_does_its_job_and_nothing_more(runtime: Runtime,
+                                                passwords: dict[str, str]) -> int:
     s = runtime.settings
+    password = passwords["riverside-ehr"]
+    harbor = Partner()
+    try:  # harbor's system reads its organisation's feed: the demo client, housing view
+        await harbor.connect(runtime.nats_url, "harbor-cases", passwords["harbor-cases"])
+        assert harbor.nc is not None
+        sub = await harbor.nc.jetstream(timeout=10).pull_subscribe_bind(
+            "harbor-cases", feed_stream(s, "harbor-housing"))
+        seen: list[dict[str, Any]] = []
+        for _ in range(120):
+            with contextlib.suppress(Exception):  # nothing (yet) within the timeout
+                seen += [json.loads(m.data) for m in await sub.fetch(10, timeout=0.5)]
+            if any(m.get("view", {}).get("referrals") for m in seen):
+                break
+        assert seen and {(m["client_id"], m["role"]) for m in seen} == {
+            (CLIENT_ID, "housing-advocate")}
+        assert all("diagnoses" not in m["view"] for m in seen)
+    finally:
+        await harbor.close()
     riverside = Partner()
     try:
         await riverside.connect(runtime.nats_url, "riverside-ehr", password)
@@ -84,8 +105,7 @@ async def test_embedded_quick_start_runs_a_closed_bus(
                                     credentials.partner_options)
         assert {r.status for r in receipts} == {"accepted"}
         await anonymous_is_refused(runtime.nats_url)
-        refused = await partner_does_its_job_and_nothing_more(
-            runtime, credentials.passwords["riverside-ehr"])
+        refused = await partner_does_its_job_and_nothing_more(runtime, credentials.passwords)
         assert await inbound_left(runtime) == 0  # settled messages are gone (work queue)
     finally:
         await runtime.stop()
@@ -114,8 +134,7 @@ async def test_generated_production_config_closes_the_internal_streams(
             receipts = await post_story(runtime.nats_url, settings.stream_inbound, options)
             assert {r.status for r in receipts} == {"accepted"}
             await anonymous_is_refused(server.url)
-            refused = await partner_does_its_job_and_nothing_more(
-                runtime, passwords["riverside-ehr"])
+            refused = await partner_does_its_job_and_nothing_more(runtime, passwords)
         finally:
             await runtime.stop()
     finally:
