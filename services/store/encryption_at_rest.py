@@ -15,7 +15,7 @@ from base64 import b64decode
 from eventsourcing.cryptography import AESCipher
 
 from services.settings import Settings
-from services.store.key_ring import OLD_KEYS, KeyRing
+from services.store.key_ring import LEGACY_PLAINTEXT, OLD_KEYS, KeyRing
 
 CIPHER_TOPIC = "services.store.key_ring:KeyRingCipher"
 KEY_FILE = "cipher-key"
@@ -78,4 +78,6 @@ def cipher_env(settings: Settings) -> dict[str, str]:
         except (binascii.Error, ValueError) as e:
             raise EncryptionNotConfigured(f"CARELOOP_CIPHER_OLD_KEYS: {e}") from e
     return {"CIPHER_TOPIC": CIPHER_TOPIC, "CIPHER_KEY": settings.cipher_key,
-            OLD_KEYS: settings.cipher_old_keys}
+            OLD_KEYS: settings.cipher_old_keys,
+            # An embedded store from before SQLite was always encrypted still reads.
+            LEGACY_PLAINTEXT: "y" if settings.store == "sqlite" else "n"}

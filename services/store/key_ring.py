@@ -11,6 +11,7 @@ events written under it must be readable.
 
 from __future__ import annotations
 
+import json
 import os
 from base64 import b64decode
 
@@ -21,6 +22,8 @@ from eventsourcing.utils import Environment
 
 NONCE, TAG = 12, 16
 OLD_KEYS = "CIPHER_OLD_KEYS"
+LEGACY_PLAINTEXT = "CIPHER_READ_LEGACY_PLAINTEXT"
+"""Embedded stores written before careloop encrypted them: their rows read as they are."""
 
 
 def _key(encoded: str) -> bytes:
@@ -66,9 +69,24 @@ class KeyRingCipher(Cipher):
         if not current:
             raise OSError("'CIPHER_KEY' not in env")
         self.ring = KeyRing(current, KeyRing.parse_old(environment.get(OLD_KEYS) or ""))
+        self.legacy = environment.get(LEGACY_PLAINTEXT) == "y"
 
     def encrypt(self, plaintext: bytes) -> bytes:
         return self.ring.encrypt(plaintext)
 
     def decrypt(self, ciphertext: bytes) -> bytes:
-        return self.ring.decrypt(ciphertext)
+        try:
+            return self.ring.decrypt(ciphertext)
+        except ValueError:
+            if self.legacy and _is_json_object(ciphertext):
+                return ciphertext  # stored before encryption was on; never written again
+            raise
+
+
+def _is_json_object(raw: bytes) -> bool:
+    if not raw.startswith(b"{"):
+        return False
+    try:
+        return isinstance(json.loads(raw), dict)
+    except ValueError:
+        return False
