@@ -29,7 +29,7 @@ from services.audit.hash_chain import HashChain, open_chain_table
 from services.audit.hash_chain_keeper import HashChainKeeper
 from services.audit.http_routes import create_audit_router
 from services.bus.connection import broker_security, connect_options, report_error
-from services.bus.embedded_auth import embedded_registry, prepare
+from services.bus.embedded_auth import embedded_registry, joining_embedded, prepare
 from services.bus.embedded_nats import EmbeddedNats, free_port
 from services.bus.partner_access import ensure_partner_access, feed_organisations
 from services.bus.streams import ensure_streams
@@ -94,7 +94,8 @@ class Runtime:
     async def start(self) -> Runtime:
         s = self.settings
         if s.nats_url:
-            self.nats_url = s.nats_url
+            s = self.settings = joining_embedded(s)  # a component beside `careloop serve`
+            self.nats_url = s.nats_url or ""
             registry = load_partner_registry(s)
         else:  # closed like production: users, permissions, encrypted JetStream files
             private_files(s.data_dir)

@@ -85,3 +85,17 @@ def prepare(settings: Settings) -> tuple[Path, Settings]:
     if settings.partners_file is None and BUNDLED_PARTNERS.exists():
         update["partners_file"] = BUNDLED_PARTNERS  # ingest checks the same registry
     return path, settings.model_copy(update=update)
+
+
+def joining_embedded(settings: Settings) -> Settings:
+    """A careloop process given ``NATS_URL`` but no NATS user, whose data folder holds
+    embedded mode's credentials (a component started beside ``careloop serve``), connects
+    as careloop's user from there."""
+    if settings.nats_user:
+        return settings
+    try:
+        known = load_credentials(settings.data_dir)
+    except NoCredentials:
+        return settings
+    return settings.model_copy(update={"nats_user": CARELOOP_USER,
+                                       "nats_password": known.passwords[CARELOOP_USER]})

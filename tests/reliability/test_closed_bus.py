@@ -221,3 +221,35 @@ def test_a_system_or_organisation_name_cannot_widen_its_subjects(name: str) -> N
                      PartnerRegistry([Partner("riverside-ehr", frozenset({name}))])):
         with pytest.raises(ValueError, match="letters, digits"):
             new_credentials(registry)
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+async def test_a_component_beside_embedded_careloop_uses_its_credentials(
+    base_settings: Settings,
+) -> None:
+    """`careloop serve --component projector` with NATS_URL pointing at embedded careloop's
+    server, from the same data folder, connects as careloop's user."""
+    embedded = await Runtime(base_settings, ("ingest", "relay", "api")).start()
+    try:
+        beside = base_settings.model_copy(update={"nats_url": embedded.nats_url})
+        component = await Runtime(beside, ("projector",)).start()
+        try:
+            assert component.settings.nats_user == "careloop"
+            credentials = load_credentials(base_settings.data_dir)
+            await post_story(embedded.nats_url, embedded.settings.stream_inbound,
+                             credentials.partner_options)
+            assert component.views is not None
+            views = component.views
+            for _ in range(600):  # the separate projector applies what the relay published
+                if (await asyncio.to_thread(views.position, "care_plan_v1")).stream_seq >= 7:
+                    break
+                await asyncio.sleep(0.05)
+            assert (await asyncio.to_thread(views.position, "care_plan_v1")).stream_seq >= 7
+        finally:
+            await component.stop()
+        elsewhere = beside.model_copy(update={"data_dir": base_settings.data_dir / "other"})
+        from services.bus.embedded_auth import joining_embedded
+
+        assert joining_embedded(elsewhere).nats_user == ""  # no credentials: stays anonymous
+    finally:
+        await embedded.stop()
