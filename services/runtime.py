@@ -28,7 +28,12 @@ from services.api.nats_queries import NatsQueries
 from services.audit.hash_chain import HashChain, open_chain_table
 from services.audit.hash_chain_keeper import HashChainKeeper
 from services.audit.http_routes import create_audit_router
-from services.bus.connection import broker_security, connect_options, report_error
+from services.bus.connection import (
+    broker_security,
+    check_credentials,
+    connect_options,
+    report_error,
+)
 from services.bus.embedded_auth import embedded_registry, joining_embedded, prepare
 from services.bus.embedded_nats import EmbeddedNats, free_port
 from services.bus.partner_access import ensure_partner_access, feed_organisations
@@ -105,6 +110,7 @@ class Runtime:
             self._nats = EmbeddedNats(s.data_dir / "nats", config=config)
             await asyncio.to_thread(self._nats.start)
             self.nats_url = self._nats.url
+        await check_credentials(self.nats_url, s)
         app, views = await asyncio.to_thread(open_stores, s)
         self.app, self.views = app, views
         self._nc = await nats.connect(

@@ -251,5 +251,10 @@ async def test_a_component_beside_embedded_careloop_uses_its_credentials(
         from services.bus.embedded_auth import joining_embedded
 
         assert joining_embedded(elsewhere).nats_user == ""  # no credentials: stays anonymous
+        from services.bus.connection import CredentialsRefused
+
+        wrong = beside.model_copy(update={"nats_user": "careloop", "nats_password": "wrong"})
+        with pytest.raises(CredentialsRefused, match="CARELOOP_NATS_PASSWORD"):
+            await Runtime(wrong, ()).start()  # fails at once instead of retrying for ever
     finally:
         await embedded.stop()
