@@ -70,7 +70,9 @@ class FeedPublisher:
                 if not msgs:
                     continue
                 events = [json.loads(m.data) for m in msgs]
-                await self._views_reached(max(int(e.get("position", 0)) for e in events), stop)
+                if not await self._views_reached(
+                        max(int(e.get("position", 0)) for e in events), stop):
+                    break  # stopping: the batch stays unacknowledged and comes back
                 clients = dict.fromkeys(str(e["client_id"]) for e in events if e.get("client_id")
                                         and not e["event_type"].startswith("disclosure."))
                 for client_id in clients:
@@ -95,14 +97,15 @@ class FeedPublisher:
             return 0.0
         return asyncio.get_running_loop().time() - self.failing_since
 
-    async def _views_reached(self, position: int, stop: asyncio.Event) -> None:
+    async def _views_reached(self, position: int, stop: asyncio.Event) -> bool:
+        """Wait until the projector has applied up to ``position``; False if stopping."""
         while not stop.is_set():
             done = await asyncio.to_thread(self.views.position, CARE_PLAN.name)
             if done.store_position >= position:
-                return
+                return True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=0.05)
-        raise asyncio.CancelledError  # stopping: leave the batch unacknowledged
+        return False
 
     async def _previous(self, client_id: str) -> None:
         """After a start, what the feeds already hold for a client (read back once)."""
