@@ -41,7 +41,8 @@ from services.bus.streams import ensure_streams
 from services.commands.deadline_watcher import DeadlineWatcher
 from services.feeds.publisher import FeedPublisher
 from services.ingest.consumer import Ingest
-from services.partners.registry import load_partner_registry
+from services.partners.demo_registry import with_registry
+from services.partners.registry import PartnerRegistry, load_partner_registry
 from services.projector.consumer import CARE_PLAN, Projector
 from services.relay.outbox_relay import OutboxRelay, stream_position
 from services.settings import Settings, private_files
@@ -97,11 +98,14 @@ class Runtime:
                                       HEALTH_PROBE_SECONDS)
 
     async def start(self) -> Runtime:
-        s = self.settings
+        self.settings = s = with_registry(self.settings)
+        if "ingest" in self.components:
+            load_partner_registry(s)  # no registry, no ingest: refuse before starting anything
+        registry: PartnerRegistry | None
         if s.nats_url:
             s = self.settings = joining_embedded(s)  # a component beside `careloop serve`
             self.nats_url = s.nats_url or ""
-            registry = load_partner_registry(s)
+            registry = load_partner_registry(s) if s.partners_file else None
         else:  # closed like production: users, permissions, encrypted JetStream files
             private_files(s.data_dir)
             config, s = await asyncio.to_thread(prepare, s)

@@ -45,12 +45,21 @@ def serve(
 
 async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) -> None:
     from services.partners.demo import post_story
+    from services.partners.demo_registry import with_registry
+    from services.partners.registry import RegistryNotConfigured, load_partner_registry
     from services.runtime import COMPONENTS, Runtime
 
     unknown = set(components) - set(COMPONENTS)
     if unknown:
         raise typer.BadParameter(f"unknown component(s): {', '.join(sorted(unknown))}")
     runtime = Runtime(settings, components or COMPONENTS)
+    try:
+        runtime.settings = with_registry(settings)
+        if "ingest" in runtime.components:
+            load_partner_registry(runtime.settings)
+    except RegistryNotConfigured as e:
+        out.print(f"careloop will not start: {e}")
+        raise typer.Exit(2) from e
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
