@@ -142,7 +142,8 @@ class Runtime:
             self._closers.append(table.close)
             keeper = HashChainKeeper(HashChain(self.app, table), s.hash_chain_seconds)
             self._tasks.append(asyncio.create_task(keeper.run(self.stop_event)))
-        if "feeds" in self.components and registry is not None and feed_organisations(registry):
+        if ("feeds" in self.components and s.feeds and registry is not None
+                and feed_organisations(registry)):
             recorder = DisclosureRecorder(self.app, s.disclosure_batch_ms)
             self.feeds = FeedPublisher(js, self.views, s, feed_organisations(registry), recorder)
             self._recorders.append(recorder)

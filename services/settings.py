@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     stream_deadletter: str = "CARELOOP_DEADLETTER"
     stream_feed: str = Field(default="CARELOOP_FEED",
                              description="Feed streams are named <this>_<organisation>.")
+    feeds: bool = Field(default=True, description="Publish the partner feeds (the `feeds` "
+                        "component; off only to keep a test's store free of feed disclosures).")
     stream_replicas: int = 1
     consumer_prefix: str = "careloop"
     http_host: str = "127.0.0.1"

@@ -27,6 +27,11 @@ from tests.reliability.closed_bus import Partner
 HOUSING = role_views.HOUSING
 OTHER_CLIENT = str(uuid.uuid4())
 
+@pytest.fixture
+def base_settings(base_settings: Settings) -> Settings:
+    """With the partner feeds on (the suite's default turns them off)."""
+    return base_settings.model_copy(update={"feeds": True})
+
 
 def stable(view: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in view.items() if k not in VOLATILE}

@@ -36,6 +36,11 @@ ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = PartnerRegistry.load(ROOT / "deploy" / "partners.json")
 RIVERSIDE_MESSAGES = 5  # of the demo story's seven; harbor-cases sends two
 
+@pytest.fixture
+def base_settings(base_settings: Settings) -> Settings:
+    """With the partner feeds on (the suite's default turns them off)."""
+    return base_settings.model_copy(update={"feeds": True})
+
 
 async def partner_does_its_job_and_nothing_more(runtime: Runtime,
                                                 passwords: dict[str, str]) -> int:

@@ -21,6 +21,12 @@ from tests.reliability.conftest import Figures
 from tests.reliability.test_no_phi_leaks import phi_of_the_examples
 
 
+@pytest.fixture
+def base_settings(base_settings: Settings) -> Settings:
+    """With the partner feeds on (the suite's default turns them off)."""
+    return base_settings.model_copy(update={"feeds": True})
+
+
 def every_file(folder: Path) -> tuple[list[Path], list[Path]]:
     files = [p for p in folder.rglob("*") if p.is_file()]
     folders = [folder, *(p for p in folder.rglob("*") if p.is_dir())]
