@@ -145,7 +145,7 @@ class Runtime:
         if ("feeds" in self.components and s.feeds and registry is not None
                 and feed_organisations(registry)):
             recorder = DisclosureRecorder(self.app, s.disclosure_batch_ms)
-            self.feeds = FeedPublisher(js, self.views, s, feed_organisations(registry), recorder)
+            self.feeds = FeedPublisher(js, self.views, s, registry, recorder)
             self._recorders.append(recorder)
             self._tasks.append(asyncio.create_task(self.feeds.run(self.stop_event)))
         if "ingest" in self.components:

@@ -29,7 +29,9 @@ from projections.view_store import ViewStore
 from services.api.access_tokens import Caller
 from services.api.disclosure_recorder import DisclosureRecorder, Read
 from services.bus.jetstream_fetch import fetch_ready
+from services.bus.partner_access import ensure_partner_access, feed_organisations
 from services.bus.streams import EVENTS_ROOT, feed_stream, feed_subject
+from services.partners.registry import PartnerRegistry
 from services.projector.consumer import CARE_PLAN
 from services.settings import Settings
 
@@ -44,9 +46,10 @@ def feed_reader(organisation: str, role: str) -> Caller:
 
 class FeedPublisher:
     def __init__(self, js: JetStreamContext, views: ViewStore, settings: Settings,
-                 organisations: set[str], recorder: DisclosureRecorder, batch: int = 500):
-        self.js, self.views, self.settings = js, views, settings
-        self.organisations, self.recorder, self.batch = organisations, recorder, batch
+                 registry: PartnerRegistry, recorder: DisclosureRecorder, batch: int = 500):
+        self.js, self.views, self.settings, self.registry = js, views, settings, registry
+        self.organisations = feed_organisations(registry)
+        self.recorder, self.batch = recorder, batch
         self.durable = f"{settings.consumer_prefix}-feeds"
         self._last: dict[Key, str] = {}
         self._seen: set[str] = set()
@@ -63,6 +66,7 @@ class FeedPublisher:
     async def run(self, stop: asyncio.Event) -> None:
         backoff, sub = 0.5, None
         while not stop.is_set():
+            msgs: list[Any] = []
             try:
                 if sub is None:
                     sub = await self._subscribe()
@@ -83,6 +87,11 @@ class FeedPublisher:
                 log.warning("feeds_retrying", error=type(e).__name__, detail=str(e)[:200])
                 if self.failing_since is None:
                     self.failing_since = asyncio.get_running_loop().time()
+                with contextlib.suppress(Exception):  # a feed stream removed? made again
+                    await ensure_partner_access(self.js, self.settings, self.registry)
+                for msg in msgs:  # back at once after the backoff, not after the ack wait
+                    with contextlib.suppress(Exception):
+                        await msg.nak(delay=backoff)
                 if sub is not None:
                     with contextlib.suppress(Exception):
                         await sub.unsubscribe()

@@ -225,9 +225,13 @@ async def test_health_turns_degraded_when_the_feeds_are_stuck(
     team = Team(runtime, load_credentials(base_settings.data_dir).partner_options)
     try:
         assert (await runtime.health()).status == "ok"
-        assert runtime._nc is not None  # the organisation's feed stream disappears
-        await runtime._nc.jetstream().delete_stream(
-            feed_stream(runtime.settings, "harbor-housing"))
+        assert runtime.feeds is not None
+        publish = runtime.feeds.publish_client
+
+        async def failing(client_id: str) -> int:  # the disclosure record cannot be written
+            raise OSError("disk I/O error")
+
+        monkeypatch.setattr(runtime.feeds, "publish_client", failing)
         await team.ok("client.registered")
         await team.ok("care_team.member_added")  # its feed cannot be published
         for _ in range(600):
@@ -236,7 +240,48 @@ async def test_health_turns_degraded_when_the_feeds_are_stuck(
                 break
             await asyncio.sleep(0.05)
         assert probe.status == "degraded" and probe.feeds["failing_seconds"] >= 1.0
+        monkeypatch.setattr(runtime.feeds, "publish_client", publish)  # the fault clears
+        for _ in range(600):
+            probe = await runtime.health()
+            if probe.status == "ok":
+                break
+            await asyncio.sleep(0.05)
+        assert probe.status == "ok" and runtime.feeds.published >= 1
     finally:
         for client in team.clients.values():
             await client.close()
+        await runtime.stop()
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+async def test_a_removed_feed_stream_is_made_again_and_nothing_is_lost(
+    base_settings: Settings,
+) -> None:
+    runtime = await Runtime(base_settings).start()
+    credentials = load_credentials(base_settings.data_dir)
+    team = Team(runtime, credentials.partner_options)
+    harbor = Partner()
+    try:
+        assert runtime._nc is not None
+        await runtime._nc.jetstream().delete_stream(feed_stream(runtime.settings,
+                                                                "harbor-housing"))
+        await team.ok("client.registered")
+        await team.ok("care_team.member_added")  # published once the stream is back
+        await harbor.connect(runtime.nats_url, "harbor-cases", credentials.passwords["harbor-cases"])
+        reader = FeedReader(harbor, "harbor-cases", feed_stream(runtime.settings,
+                                                                "harbor-housing"))
+        got: dict[str, Any] = {}
+        for _ in range(30):  # the stream and harbor's consumer are made again first
+            try:
+                got = await reader.until(lambda m: m["client_id"] == CLIENT_ID, timeout=2)
+                break
+            except Exception:
+                reader.sub = None
+                await asyncio.sleep(0.5)
+        assert got["relationship"] == "active" and got["role"] == HOUSING
+        assert (await runtime.health()).status == "ok"
+    finally:
+        for client in team.clients.values():
+            await client.close()
+        await harbor.close()
         await runtime.stop()
