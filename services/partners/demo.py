@@ -42,6 +42,9 @@ def story(now: datetime | None = None) -> Iterator[dict[str, Any]]:
              "referral.outcome_acknowledged"]
     for i, step in enumerate(steps):
         yield _restamp(example(step), referral_id, now - timedelta(days=len(steps) - i))
+    from services.partners.demo_worklists import worklist_story
+
+    yield from worklist_story(now)
 
 
 async def post_story(nats_url: str, inbound_stream: str = "CARELOOP_INBOUND") -> list[Receipt]:

@@ -1,0 +1,82 @@
+"""More of the sample story, so a coordinator's worklists have something in them: a plan with
+needs, goals and an overdue task, PHQ-9/GAD-7 screenings over time, a high risk flag, a
+referral nobody has answered, an outcome not yet acknowledged, conferences past and coming,
+and a second client. Dates are relative to the first run; ids and message ids are fixed, so
+running the demo again posts nothing new."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.partners.demo import example
+
+CLIENT = "5f0c9a8e-2d4b-4c1e-9a3f-7b6d2e1c0a11"
+SECOND = str(uuid.uuid5(uuid.NAMESPACE_URL, "careloop-demo/client/2"))
+SW = {"id": "sw-1042", "role": "clinical-social-worker", "organisation": "riverside-cmhc"}
+COORD = {"id": "co-5001", "role": "coordinator", "organisation": "riverside-cmhc"}
+HARBOR = {"id": "ha-207", "role": "housing-advocate", "organisation": "harbor-housing"}
+
+
+def _id(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"careloop-demo/{name}"))
+
+
+def _msg(n: int, message_type: str, at: datetime, actor: dict[str, str] | None = None,
+         source: str | None = None, **payload: Any) -> dict[str, Any]:
+    m = example(message_type)
+    m.update(message_id=f"demo-web-{n:03d}", occurred_at=at.isoformat(),
+             correlation_id="demo-worklists")
+    if actor:
+        m["actor"] = actor
+    if source:
+        m["source_system"] = source
+    m["payload"] = {**m["payload"], **payload}
+    return m
+
+
+def _items(total: int, count: int) -> list[int]:
+    items = [0] * count
+    for i in range(total):
+        items[i % (count - 1)] += 1  # the last item (PHQ-9 item 9) stays 0
+    return items
+
+
+def worklist_story(now: datetime) -> Iterator[dict[str, Any]]:
+    day = timedelta(days=1)
+    yield _msg(17, "client.registered", now - 27 * day, client_id=SECOND, given_name="Sam",
+               family_name="Okafor", birth_date="1979-09-30")
+    for n, client in ((20, CLIENT), (21, SECOND)):
+        yield _msg(n, "care_team.member_added", now - 26 * day, COORD, client_id=client,
+                   member_id=SW["id"], role=SW["role"], organisation=SW["organisation"],
+                   period_start=(now - 26 * day).date().isoformat())
+    yield _msg(1, "need.identified", now - 40 * day)
+    yield _msg(2, "goal.set", now - 40 * day)  # untouched since: a stale goal
+    yield _msg(3, "task.added", now - 20 * day, COORD, due_date=(now - 6 * day).date().isoformat())
+    for n, (instrument, total, ago) in enumerate(
+            [("PHQ-9", 19, 24), ("GAD-7", 15, 24), ("PHQ-9", 14, 12), ("GAD-7", 11, 12),
+             ("PHQ-9", 8, 3), ("GAD-7", 6, 3)], start=4):
+        yield _msg(n, "screening.recorded", now - ago * day, screening_id=_id(f"screen/{n}"),
+                   instrument=instrument, total=total,
+                   items=_items(total, 9 if instrument == "PHQ-9" else 7))
+    yield _msg(10, "risk_flag.raised", now - 3 * day, level="high",
+               reason="Eviction hearing next week; passive thoughts of self-harm.")
+    yield _msg(11, "referral.made", now - 8 * day, referral_id=_id("referral/psychiatry"),
+               to_service="psychiatry", to_organisation="riverside-psych",
+               reason="Medication review.", priority="routine")
+    housing = _id("referral/housing-2")
+    yield _msg(12, "referral.made", now - 12 * day, referral_id=housing,
+               reason="Tenancy sustainment support.", priority="routine")
+    yield _msg(13, "referral.accepted", now - 11 * day, referral_id=housing)
+    yield _msg(14, "referral.completed", now - 2 * day, referral_id=housing)
+    yield _msg(15, "conference.scheduled", now - 14 * day, conference_id=_id("conference/1"),
+               title="Monthly case review", scheduled_for=(now - 5 * day).isoformat())
+    yield _msg(16, "conference.scheduled", now - day, conference_id=_id("conference/2"),
+               title="Housing crisis conference", scheduled_for=(now + 6 * day).isoformat())
+    yield _msg(18, "risk_flag.raised", now - day, client_id=SECOND, flag_id=_id("flag/2"),
+               level="imminent", reason="Stated plan and means at today's visit.")
+    yield _msg(19, "task.added", now - 10 * day, COORD, client_id=SECOND,
+               task_id=_id("task/2"), title="Arrange benefits appointment", owner="sw-1042",
+               due_date=(now - 2 * day).date().isoformat(), domain="benefits")
