@@ -71,10 +71,14 @@ def worklist_story(now: datetime) -> Iterator[dict[str, Any]]:
                reason="Tenancy sustainment support.", priority="routine")
     yield _msg(13, "referral.accepted", now - 11 * day, referral_id=housing)
     yield _msg(14, "referral.completed", now - 2 * day, referral_id=housing)
+    yield _msg(22, "conference.drafted", now - 15 * day, conference_id=_id("conference/1"),
+               title="Monthly case review")
+    yield _msg(23, "conference.drafted", now - 2 * day, conference_id=_id("conference/2"),
+               title="Housing crisis conference")
     yield _msg(15, "conference.scheduled", now - 14 * day, conference_id=_id("conference/1"),
-               title="Monthly case review", scheduled_for=(now - 5 * day).isoformat())
+               scheduled_for=(now - 5 * day).isoformat())
     yield _msg(16, "conference.scheduled", now - day, conference_id=_id("conference/2"),
-               title="Housing crisis conference", scheduled_for=(now + 6 * day).isoformat())
+               scheduled_for=(now + 6 * day).isoformat())
     yield _msg(18, "risk_flag.raised", now - day, client_id=SECOND, flag_id=_id("flag/2"),
                level="imminent", reason="Stated plan and means at today's visit.")
     yield _msg(19, "task.added", now - 10 * day, COORD, client_id=SECOND,

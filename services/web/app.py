@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from services.api.access_tokens import Caller
 from services.api.care_queries import CareQueries
 from services.web import routes_auth, routes_pages
-from services.web.common import NotSignedIn
+from services.web.common import BadForm, NotSignedIn
 from services.web.oidc import OidcClient
 from services.web.sessions import SessionKeeper
 
@@ -33,7 +33,7 @@ SECURITY_HEADERS = {
                                "img-src 'self' data:; frame-ancestors 'none'; "
                                "form-action 'self'; base-uri 'none'; object-src 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
 
@@ -63,6 +63,12 @@ def create_web_app(queries: CareQueries, keeper: SessionKeeper, config: WebConfi
         response = RedirectResponse(f"{config.prefix}/sign-in", status_code=303)
         response.delete_cookie(keeper.cookie, path="/")
         return response
+
+    @web.exception_handler(BadForm)
+    async def refuse_form(request: Request, exc: BadForm) -> Response:
+        return HTMLResponse("<!doctype html><title>Form refused · careloop</title>"
+                            "<p>This form has expired or did not come from this site. "
+                            f'<a href="{config.prefix}/">Start again</a>.</p>', status_code=403)
 
     @web.middleware("http")
     async def headers(request: Request,
