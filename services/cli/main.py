@@ -61,7 +61,9 @@ async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) ->
         out.print(f"  NATS: {runtime.nats_url}")
         if runtime.http_url:
             out.print(f"  HTTP: {runtime.http_url}  (OpenAPI: {runtime.http_url}/openapi.json)")
-            out.print(f"  Web:  {runtime.http_url}/ui/  (sign in as a demo person in embedded mode)")
+            local = not settings.nats_url and not settings.oidc_issuer
+            out.print(f"  Web:  {runtime.http_url}/ui/" + (
+                "  (sign in as one of the demo people)" if local else ""))
         if demo:
             receipts = await post_story(runtime.nats_url, settings.stream_inbound)
             for receipt in receipts:

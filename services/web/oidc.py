@@ -76,9 +76,12 @@ class OidcClient:
         form = {"grant_type": "authorization_code", "code": code,
                 "redirect_uri": self.redirect_uri, "client_id": self.client_id,
                 "code_verifier": verifier}
-        auth = (self.client_id, self.client_secret) if self.client_secret else None
         async with httpx.AsyncClient(timeout=self.timeout) as http:
-            response = await http.post(meta["token_endpoint"], data=form, auth=auth)
+            if self.client_secret:  # a confidential client authenticates (client_secret_basic)
+                response = await http.post(meta["token_endpoint"], data=form,
+                                           auth=(self.client_id, self.client_secret))
+            else:
+                response = await http.post(meta["token_endpoint"], data=form)
         if response.status_code != 200:
             raise SignInFailed(f"the provider refused the code ({response.status_code})")
         id_token = response.json().get("id_token")
@@ -111,7 +114,7 @@ class OidcClient:
         if kid not in self._keys and time.monotonic() - self._keys_at > 60:
             meta = await self.metadata()
             jwks = jwt.PyJWKSet.from_dict(await self._get(meta["jwks_uri"]))
-            self._keys = {k.key_id: k.key for k in jwks.keys}
+            self._keys = {str(k.key_id): k.key for k in jwks.keys}
             self._keys_at = time.monotonic()
         if kid in self._keys:
             return self._keys[kid]
