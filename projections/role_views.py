@@ -121,6 +121,10 @@ def coordinator(full: Doc) -> Doc:
                            for m in (full.get("medications") or {}).values()]
     view["screening_trend"] = [{"instrument": s["instrument"], "band": s["band"],
                                 "date": s["date"]} for s in full.get("screenings") or []]
+    # Break-glass openings are shown to the coordinator at once: who, when, until when; the
+    # reason stays on the audit path.
+    view["break_glass"] = [{k: b.get(k) for k in ("by", "at", "until", "event_id")}
+                           for b in full.get("break_glass") or []]
     if sud and full.get("substance_use"):
         view["substance_use"] = copy.deepcopy(full["substance_use"])
         view["redisclosure_notice"] = REDISCLOSURE_NOTICE

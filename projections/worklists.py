@@ -17,6 +17,7 @@ CONFERENCE_OPEN = "conference_open"
 TASK_OPEN = "task_open"
 RISK_HIGH = "risk_high"
 GOAL_OPEN = "goal_open"
+BREAK_GLASS_OPENED = "break_glass_opened"
 
 CLOSED_CONFERENCE = {"finalized", "cancelled", "entered-in-error"}
 CLOSED_GOAL = {"completed", "cancelled", "rejected", "entered-in-error"}
@@ -76,4 +77,12 @@ def rows_for(full: Doc) -> list[Row]:
                             {**base, "goal_id": gid, "domain": g["domain"],
                              "lifecycle_status": g["lifecycle_status"],
                              "updated_at": g.get("updated_at")}))
+    for opening in full.get("break_glass") or []:
+        by = opening.get("by") or {}
+        # Who opened it, when and until when; the reason stays on the audit path.
+        rows.append(Row(BREAK_GLASS_OPENED, str(opening["event_id"]), _day(opening["at"]),
+                        str(by.get("organisation", "")),
+                        {**base, "by": by.get("id"), "by_role": by.get("role"),
+                         "by_organisation": by.get("organisation"), "at": opening["at"],
+                         "until": opening.get("until")}))
     return rows

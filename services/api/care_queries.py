@@ -45,6 +45,7 @@ WORKLISTS: dict[str, tuple[str, str | None]] = {
     "overdue-actions": (worklists.TASK_OPEN, "before"),
     "high-risk": (worklists.RISK_HIGH, None),
     "stale-goals": (worklists.GOAL_OPEN, "stale"),
+    "break-glass-openings": (worklists.BREAK_GLASS_OPENED, None),
 }
 STALE_AFTER_DAYS = 30
 NOT_ON_CASELOAD = "you are not on this client's care team; a clinician may break the glass"

@@ -151,3 +151,17 @@ async def test_a_clinician_sees_the_screening_trend_and_another_breaks_the_glass
     sw_reads = await reads_by(web, "sw-1042")
     assert [r.view for r in sw_reads] == ["care_plan.clinical-social-worker"]
 
+    # The client's coordinator sees the opening at once: who, until when; never the reason.
+    coordinator = await new_page(browser)
+    await sign_in(coordinator, web, "co-5001")
+    await coordinator.click("a[data-worklist='break-glass-openings']")
+    row = coordinator.locator("#worklist tbody tr")
+    for _ in range(600):  # the worklist is a projection: it catches up within moments
+        if await row.count() == 1:
+            break
+        await coordinator.wait_for_timeout(100)
+        await coordinator.reload()
+    assert "psy-3307" in await row.inner_text()
+    assert "A&E" not in await coordinator.content()
+    await shot(coordinator, "coordinator-break-glass-openings")
+
