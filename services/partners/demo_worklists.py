@@ -56,8 +56,8 @@ def worklist_story(now: datetime) -> Iterator[dict[str, Any]]:
     yield _msg(2, "goal.set", now - 40 * day)  # untouched since: a stale goal
     yield _msg(3, "task.added", now - 20 * day, COORD, due_date=(now - 6 * day).date().isoformat())
     for n, (instrument, total, ago) in enumerate(
-            [("PHQ-9", 19, 24), ("GAD-7", 15, 24), ("PHQ-9", 14, 12), ("GAD-7", 11, 12),
-             ("PHQ-9", 8, 3), ("GAD-7", 6, 3)], start=4):
+            [("PHQ-9", 19, 24), ("GAD-7", 12, 24), ("PHQ-9", 14, 12), ("GAD-7", 9, 12),
+             ("PHQ-9", 8, 3), ("GAD-7", 5, 3)], start=4):
         yield _msg(n, "screening.recorded", now - ago * day, screening_id=_id(f"screen/{n}"),
                    instrument=instrument, total=total,
                    items=_items(total, 9 if instrument == "PHQ-9" else 7))

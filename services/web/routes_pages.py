@@ -98,7 +98,7 @@ async def client_page(request: Request, client_id: UUID, signed_in: SignedIn,
         "domains": shaping.by_domain(doc), "team": shaping.team(doc),
         "consents": shaping.consents_in_force(doc, today), "referrals": referrals,
         "conferences": shaping.conferences(doc), "chart": shaping.screening_chart(doc),
-        "chart_box": shaping.CHART, "break_glass_until": until,
+        "chart_box": shaping.CHART, "ticks": shaping.chart_ticks(), "break_glass_until": until,
         "tasks": sorted((doc.get("tasks") or {}).values(),
                         key=lambda t: str(t.get("due_date") or ""))}, signed_in)
 

@@ -13,6 +13,8 @@ DOMAINS = ("clinical", "housing", "benefits", "psychosocial", "substance-use")
 AWAITING = ("requested", "received")
 CHART = {"width": 320, "height": 140, "left": 30, "bottom": 20, "top": 8, "right": 10}
 SCALES = {"PHQ-9": 27, "GAD-7": 21}
+AXIS_TOP = 27
+TICKS = (0, 5, 10, 15, 20, 27)  # the severity bands start at 5, 10, 15 and 20
 
 
 def by_domain(doc: Doc) -> list[tuple[str, list[Doc], list[Doc]]]:
@@ -87,13 +89,20 @@ def screening_chart(doc: Doc) -> list[Doc]:
             if s.get("instrument") != instrument or s.get("total") is None:
                 continue
             x = x_of[_day(s.get("occurred_at") or s.get("date"))]
-            y = c["top"] + inner_h * (1 - min(int(s["total"]), top) / top)
+            # One scale for both (0-27), so totals compare honestly on the same axis.
+            y = c["top"] + inner_h * (1 - min(int(s["total"]), top) / AXIS_TOP)
             points.append({"x": round(x, 1), "y": round(y, 1), "total": s["total"],
                            "band": s.get("band"), "date": _day(s.get("occurred_at"))})
         if points:
             series.append({"instrument": instrument, "max": top, "points": points,
                            "path": " ".join(f"{p['x']},{p['y']}" for p in points)})
     return series
+
+
+def chart_ticks() -> list[Doc]:
+    c = CHART
+    inner_h = c["height"] - c["top"] - c["bottom"]
+    return [{"value": t, "y": round(c["top"] + inner_h * (1 - t / AXIS_TOP), 1)} for t in TICKS]
 
 
 def conferences(doc: Doc) -> list[Doc]:

@@ -115,7 +115,7 @@ async def test_a_clinician_sees_the_screening_trend_and_another_breaks_the_glass
     chart = page.locator("figure.chart")
     assert await chart.locator("polyline").count() == 2  # PHQ-9 and GAD-7
     legend = await chart.locator("figcaption").inner_text()
-    assert "PHQ-9 (0\u201327): 19" in legend and "GAD-7 (0\u201321): 15" in legend
+    assert "PHQ-9 (0\u201327): 19" in legend and "GAD-7 (0\u201321): 12" in legend
     await shot(page, "clinician-care-plan")
 
     psy = await new_page(browser)
