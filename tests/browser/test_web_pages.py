@@ -89,9 +89,17 @@ async def test_a_housing_advocate_finds_no_clinical_data_anywhere_in_the_page(
     web: Runtime, browser: Browser
 ) -> None:
     page = await new_page(browser)
-    await sign_in(page, web, "ha-207")
-    await page.get_by_label("careloop client id").fill(CLIENT)
-    await page.get_by_role("button", name="Open").click()
+    # Keyboard only: the skip link comes first, every control is reachable and labelled.
+    await page.goto(f"{web.http_url}/ui/")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "Skip to content"
+    await page.get_by_label("ha-207", exact=False).focus()
+    await page.keyboard.press("Space")
+    await page.keyboard.press("Enter")  # submits the sign-in form
+    await page.wait_for_selector("header .who")
+    await page.get_by_label("careloop client id").focus()
+    await page.keyboard.type(CLIENT)
+    await page.keyboard.press("Enter")
     await page.wait_for_selector("h1:has-text('Care plan')")
     text, html = await page.locator("body").inner_text(), await page.content()
     assert "Secure a stable tenancy" in text and "Tenancy sustainment support." in text
