@@ -46,6 +46,9 @@ class WebConfig:
     demo_people: tuple[Caller, ...] = ()
     """Embedded mode's local sign-in offers these people; empty in production."""
     oidc: OidcClient | None = None
+    origin: str = ""
+    """The pages' public origin (scheme://host:port), accepted on forms besides the request's
+    own (behind a TLS-terminating proxy the request itself looks like plain HTTP)."""
 
 
 def create_web_app(queries: CareQueries, keeper: SessionKeeper, config: WebConfig) -> FastAPI:

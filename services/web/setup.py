@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse, Response
 
@@ -29,10 +31,13 @@ def mount_web(api: FastAPI, queries: CareQueries, settings: Settings, token_secr
                            secure=base.startswith("https://") or not embedded,
                            idle_seconds=s.web_session_idle_minutes * 60,
                            lifetime_seconds=s.web_session_hours * 3600)
+    parts = urlsplit(base)
     config = WebConfig(prefix=PREFIX, secure=keeper.secure, oidc=oidc,
+                       origin=f"{parts.scheme}://{parts.netloc}",
                        demo_people=DEMO_PEOPLE if embedded and not oidc else ())
     api.mount(PREFIX, create_web_app(queries, keeper, config))
 
     @api.get("/", include_in_schema=False)
+    @api.get(PREFIX, include_in_schema=False)
     async def to_the_pages() -> Response:
         return RedirectResponse(f"{PREFIX}/", status_code=307)

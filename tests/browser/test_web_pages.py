@@ -136,6 +136,11 @@ async def test_a_clinician_sees_the_screening_trend_and_another_breaks_the_glass
     forged = await psy.request.post(f"{web.http_url}/ui/clients/{CLIENT}/break-glass",
                                     form={"reason": "I would like to look at everything."})
     assert forged.status in (403, 422)
+    token = await psy.locator("form.break-glass input[name=csrf]").input_value()
+    elsewhere = await psy.request.post(
+        f"{web.http_url}/ui/clients/{CLIENT}/break-glass", headers={"Origin": "https://evil.test"},
+        form={"reason": "I would like to look at everything.", "csrf": token})
+    assert elsewhere.status == 403  # a valid token, but posted from another site
     assert [r for r in await reads_by(web, "psy-3307") if r.purpose == "emergency"] == []
 
     await psy.get_by_label("Reason for emergency access").fill("short")
