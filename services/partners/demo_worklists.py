@@ -1,5 +1,5 @@
 """More of the sample story, so a coordinator's worklists have something in them: a plan with
-needs, goals and an overdue task, PHQ-9/GAD-7 screenings over time, a high risk flag, a
+needs, goals and an overdue task, a Part 2 treatment episode, PHQ-9/GAD-7 screenings over time, a high risk flag, a
 referral nobody has answered, an outcome not yet acknowledged, conferences past and coming,
 and a second client. Dates are relative to the first run; ids and message ids are fixed, so
 running the demo again posts nothing new."""
@@ -61,6 +61,8 @@ def worklist_story(now: datetime) -> Iterator[dict[str, Any]]:
         yield _msg(n, "screening.recorded", now - ago * day, screening_id=_id(f"screen/{n}"),
                    instrument=instrument, total=total,
                    items=_items(total, 9 if instrument == "PHQ-9" else 7))
+    yield _msg(24, "substance_use_treatment.recorded", now - 3 * day,
+               started_on=(now - 3 * day).date().isoformat())  # Part 2: no consent given
     yield _msg(10, "risk_flag.raised", now - 3 * day, level="high",
                reason="Eviction hearing next week; passive thoughts of self-harm.")
     yield _msg(11, "referral.made", now - 8 * day, referral_id=_id("referral/psychiatry"),

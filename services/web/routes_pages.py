@@ -43,7 +43,8 @@ def _today() -> Any:
 async def home(request: Request, signed_in: SignedIn,
                worklist: Annotated[str | None, Query(alias="list")] = None,
                party: Annotated[str, Query(max_length=200)] = "",
-               page: Annotated[int, Query(ge=1, le=10_000)] = 1) -> Response:
+               page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+               size: Annotated[int, Query(ge=1, le=100)] = PAGE_SIZE) -> Response:
     if signed_in.caller.role != "coordinator":
         return render(request, "open_client.html", {"error": None}, signed_in)
     names = list(WORKLISTS)
@@ -54,16 +55,16 @@ async def home(request: Request, signed_in: SignedIn,
         # API records it), then the chosen list's page.
         heads = await asyncio.gather(*(q.worklist(caller, n, limit=1, channel="web")
                                        for n in names))
-        current = await q.worklist(caller, chosen, limit=PAGE_SIZE,
-                                   offset=(page - 1) * PAGE_SIZE, who=party or None,
+        current = await q.worklist(caller, chosen, limit=size,
+                                   offset=(page - 1) * size, who=party or None,
                                    channel="web")
     except QueryRefused as refused:
         return _refused(request, signed_in, refused)
     tabs = [{"name": n, "title": WORKLIST_TITLES.get(n, n.replace("-", " ").capitalize()),
              "total": h["total"]} for n, h in zip(names, heads, strict=True)]
-    pages = max(1, -(-current["total"] // PAGE_SIZE))
+    pages = max(1, -(-current["total"] // size))
     context = {"tabs": tabs, "chosen": chosen, "list": current, "party": party,
-               "page": page, "pages": pages, "title": WORKLIST_TITLES.get(chosen, chosen)}
+               "page": page, "pages": pages, "size": size, "title": WORKLIST_TITLES.get(chosen, chosen)}
     partial = request.headers.get("hx-request") == "true"
     return render(request, "worklist_table.html" if partial else "home.html", context,
                   signed_in)

@@ -30,7 +30,13 @@ async def test_a_coordinator_works_a_worklist_and_follows_a_referral_loop(
                       "stale-goals": "1"}
     await shot(page, "coordinator-worklists")
 
-    # A filter swaps the table in place (htmx); one that matches nothing says so.
+    # Paging and filtering swap the table in place (htmx); a filter that matches nothing
+    # says so.
+    await page.goto(f"{web.http_url}/ui/?list=high-risk&size=1")
+    first = await page.locator("#worklist tbody tr").inner_text()
+    await page.get_by_role("link", name="Next").click()
+    await page.wait_for_selector("#worklist >> text=Page 2 of 2")
+    assert await page.locator("#worklist tbody tr").inner_text() != first
     await page.click("a[data-worklist='high-risk']")
     assert await page.locator("#worklist tbody tr").count() == 2
     await page.get_by_label("Waiting on").fill("nobody-in-particular")
@@ -55,6 +61,7 @@ async def test_a_coordinator_works_a_worklist_and_follows_a_referral_loop(
     assert "got-help" in await waiting.inner_text()
     text = await page.locator("main").inner_text()
     assert "PHQ-9 · mild" in text  # band and trend for coordinators, no items, no chart
+    assert "alcohol" not in text and "part 2" not in text  # no Part 2 consent
     assert await page.locator("svg").count() == 0
     await shot(page, "coordinator-care-plan")
 
@@ -106,7 +113,8 @@ async def test_a_housing_advocate_finds_no_clinical_data_anywhere_in_the_page(
     assert "Safety flag: contact the coordinator" in text
     for clinical in ("PHQ", "GAD", "self-harm", "Risk flag", "Risk and screening",
                      "psychiatry", "Psychiatry", "riverside-psych", "Medication",
-                     "moderately severe", "Passive", "Diagnos", "<svg"):
+                     "moderately severe", "Passive", "Diagnos", "<svg", "alcohol",
+                     "42 CFR"):
         assert clinical not in text and clinical not in html, clinical
     await shot(page, "housing-advocate-care-plan")
     reads = await reads_by(web, "ha-207")
@@ -155,6 +163,8 @@ async def test_a_clinician_sees_the_screening_trend_and_another_breaks_the_glass
     banner = psy.locator("p.emergency", has_text="Emergency access")
     assert "ends at" in await banner.inner_text() and "UTC" in await banner.inner_text()
     assert "Eviction hearing next week" in await psy.locator("main").inner_text()
+    notice = psy.locator("aside.part2")  # the Part 2 episode comes with its notice
+    assert "42 CFR part 2" in await notice.inner_text()
     assert "break-glass" in psy.url and CLIENT in psy.url
     await shot(psy, "break-glass")
 
