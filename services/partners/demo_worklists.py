@@ -1,6 +1,7 @@
 """More of the sample story, so a coordinator's worklists have something in them: a plan with
 needs, goals and an overdue task, a Part 2 treatment episode, PHQ-9/GAD-7 screenings over time, a high risk flag, a
-referral nobody has answered, an outcome not yet acknowledged, conferences past and coming,
+referral nobody has answered, an outcome not yet acknowledged, a conference held and signed
+off, conferences past and coming,
 and a second client. Dates are relative to the first run; ids and message ids are fixed, so
 running the demo again posts nothing new."""
 
@@ -44,8 +45,29 @@ def _items(total: int, count: int) -> list[int]:
     return items
 
 
+def conference_story(now: datetime) -> Iterator[dict[str, Any]]:
+    """The example case conference, held twelve days ago and signed off: its decisions and
+    its action item (a task for the housing advocate, due in two weeks) reach the plan."""
+    day, minute = timedelta(days=1), timedelta(minutes=1)
+    held, due = now - 12 * day, (now + 14 * day).date().isoformat()
+    steps = [("conference.drafted", now - 20 * day, {}),
+             ("conference.scheduled", now - 19 * day, {"scheduled_for": held.isoformat()}),
+             ("conference.attendance_recorded", held, {}),
+             ("conference.discussion_agreed", held + minute, {}),
+             ("conference.session_started", held + 2 * minute, {}),
+             ("conference.item_discussed", held + 30 * minute, {"action_items": [
+                 {**a, "due": due} for a in example("conference.item_discussed")["payload"][
+                     "action_items"]]}),
+             ("conference.action_item_assigned", held + 50 * minute, {"due": due}),
+             ("conference.adjourned", held + 55 * minute, {}),
+             ("conference.finalized", now - 10 * day, {})]
+    for n, (message_type, at, payload) in enumerate(steps, start=30):
+        yield _msg(n, message_type, at, **payload)
+
+
 def worklist_story(now: datetime) -> Iterator[dict[str, Any]]:
     day = timedelta(days=1)
+    yield from conference_story(now)
     yield _msg(17, "client.registered", now - 27 * day, client_id=SECOND, given_name="Sam",
                family_name="Okafor", birth_date="1979-09-30")
     for n, client in ((20, CLIENT), (21, SECOND)):

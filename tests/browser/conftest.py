@@ -46,15 +46,13 @@ async def web(base_settings: Settings) -> AsyncIterator[Runtime]:
 
 
 async def _projected(runtime: Runtime) -> None:
-    """Wait (generously) until the last demo facts are in the coordinator's view."""
-    assert runtime.views is not None
-    views = runtime.views
-    for _ in range(1200):
-        doc = await asyncio.to_thread(views.get, "care_plan.coordinator", CLIENT)
-        if doc and len(doc.get("conferences") or {}) >= 2 and len(doc.get("referrals") or {}) >= 3:
+    """Wait (generously) until the views have caught up with everything the story stored."""
+    for _ in range(2400):
+        probe = await runtime.health()
+        if probe.projection.get("lag") == 0 and probe.relay.get("lag") == 0:
             return
         await asyncio.sleep(0.05)
-    raise AssertionError("the demo story was never projected")
+    raise AssertionError(f"the demo story was never projected: {probe}")
 
 
 @pytest.fixture

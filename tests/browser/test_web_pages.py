@@ -60,6 +60,9 @@ async def test_a_coordinator_works_a_worklist_and_follows_a_referral_loop(
     waiting = page.locator("article.referral", has_text="awaiting acknowledgement")
     assert "got-help" in await waiting.inner_text()
     text = await page.locator("main").inner_text()
+    signed_off = page.locator("article.conference", has_text="finalized")
+    assert "Prioritise the supported-housing application." in await signed_off.inner_text()
+    assert "Submit the supported-housing application · ha-207" in await signed_off.inner_text()
     assert "PHQ-9 · mild" in text  # band and trend for coordinators, no items, no chart
     assert "alcohol" not in text and "part 2" not in text  # no Part 2 consent
     assert await page.locator("svg").count() == 0
