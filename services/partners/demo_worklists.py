@@ -7,18 +7,26 @@ running the demo again posts nothing new."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from services.partners.demo import example
+import contracts
+
+EXAMPLES = Path(contracts.__file__).resolve().parent / "examples"
 
 CLIENT = "5f0c9a8e-2d4b-4c1e-9a3f-7b6d2e1c0a11"
 SECOND = str(uuid.uuid5(uuid.NAMESPACE_URL, "careloop-demo/client/2"))
 SW = {"id": "sw-1042", "role": "clinical-social-worker", "organisation": "riverside-cmhc"}
 COORD = {"id": "co-5001", "role": "coordinator", "organisation": "riverside-cmhc"}
 HARBOR = {"id": "ha-207", "role": "housing-advocate", "organisation": "harbor-housing"}
+
+
+def example(message_type: str) -> dict[str, Any]:
+    return json.loads((EXAMPLES / f"{message_type}.json").read_text())  # type: ignore[no-any-return]
 
 
 def _id(name: str) -> str:
@@ -50,17 +58,18 @@ def conference_story(now: datetime) -> Iterator[dict[str, Any]]:
     its action item (a task for the housing advocate, due in two weeks) reach the plan."""
     day, minute = timedelta(days=1), timedelta(minutes=1)
     held, due = now - 12 * day, (now + 14 * day).date().isoformat()
-    steps = [("conference.drafted", now - 20 * day, {}),
-             ("conference.scheduled", now - 19 * day, {"scheduled_for": held.isoformat()}),
-             ("conference.attendance_recorded", held, {}),
-             ("conference.discussion_agreed", held + minute, {}),
-             ("conference.session_started", held + 2 * minute, {}),
-             ("conference.item_discussed", held + 30 * minute, {"action_items": [
-                 {**a, "due": due} for a in example("conference.item_discussed")["payload"][
-                     "action_items"]]}),
-             ("conference.action_item_assigned", held + 50 * minute, {"due": due}),
-             ("conference.adjourned", held + 55 * minute, {}),
-             ("conference.finalized", now - 10 * day, {})]
+    steps: list[tuple[str, datetime, dict[str, Any]]] = [
+        ("conference.drafted", now - 20 * day, {}),
+        ("conference.scheduled", now - 19 * day, {"scheduled_for": held.isoformat()}),
+        ("conference.attendance_recorded", held, {}),
+        ("conference.discussion_agreed", held + minute, {}),
+        ("conference.session_started", held + 2 * minute, {}),
+        ("conference.item_discussed", held + 30 * minute, {"action_items": [
+            {**a, "due": due}
+            for a in example("conference.item_discussed")["payload"]["action_items"]]}),
+        ("conference.action_item_assigned", held + 50 * minute, {"due": due}),
+        ("conference.adjourned", held + 55 * minute, {}),
+        ("conference.finalized", now - 10 * day, {})]
     for n, (message_type, at, payload) in enumerate(steps, start=30):
         yield _msg(n, message_type, at, **payload)
 
