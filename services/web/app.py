@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 
 from services.api.access_tokens import Caller
 from services.api.care_queries import CareQueries
-from services.web import routes_auth, routes_pages
+from services.web import routes_auth, routes_pages, shaping
 from services.web.common import BadForm, NotSignedIn
 from services.web.oidc import OidcClient
 from services.web.sessions import SessionKeeper
@@ -55,6 +55,7 @@ def create_web_app(queries: CareQueries, keeper: SessionKeeper, config: WebConfi
     web = FastAPI(title="careloop web", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(prefix=config.prefix, htmx=f"{config.prefix}/static/{HTMX}")
+    templates.env.filters["when"] = shaping.when
     web.state.queries, web.state.keeper, web.state.config = queries, keeper, config
     web.state.templates = templates
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -4,7 +4,7 @@ only grouped, ordered and dated (and "overdue" judged against today)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 Doc = dict[str, Any]
@@ -15,6 +15,20 @@ CHART = {"width": 320, "height": 140, "left": 30, "bottom": 20, "top": 8, "right
 SCALES = {"PHQ-9": 27, "GAD-7": 21}
 AXIS_TOP = 27
 TICKS = (0, 5, 10, 15, 20, 27)  # the severity bands start at 5, 10, 15 and 20
+
+
+def when(value: Any) -> str:
+    """An ISO time as the page shows it: in UTC, to the minute (a bare date stays a date)."""
+    text = str(value or "")
+    if len(text) <= 10:
+        return text
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text[:16].replace("T", " ")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def by_domain(doc: Doc) -> list[tuple[str, list[Doc], list[Doc]]]:

@@ -56,3 +56,10 @@ def test_only_consents_in_force_today_are_listed() -> None:
         "c": {"status": "inactive", "period_start": "2026-01-01", "period_end": None},
         "d": {"status": "active", "period_start": "2027-01-01", "period_end": None}}}
     assert shaping.consents_in_force(doc, date(2026, 11, 29)) == [doc["consents"]["a"]]
+
+
+def test_times_are_shown_in_utc_to_the_minute() -> None:
+    assert shaping.when("2026-11-17T14:05:00-05:00") == "2026-11-17 19:05 UTC"
+    assert shaping.when("2026-11-17T19:05:59Z") == "2026-11-17 19:05 UTC"
+    assert shaping.when("2026-11-17") == "2026-11-17"
+    assert shaping.when(None) == ""
