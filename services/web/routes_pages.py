@@ -51,8 +51,8 @@ async def home(request: Request, signed_in: SignedIn,
     chosen = worklist if worklist in WORKLISTS else names[0]
     q, caller = queries(request), signed_in.caller
     try:
-        # Counts: the first row of each list (a recorded read of that row's client, as the
-        # API records it), then the chosen list's page.
+        # Each list's count and its first row, shown on its tab (so each recorded read of
+        # that row's client matches what the page shows), then the chosen list's page.
         heads = await asyncio.gather(*(q.worklist(caller, n, limit=1, channel="web")
                                        for n in names))
         current = await q.worklist(caller, chosen, limit=size,
@@ -61,7 +61,8 @@ async def home(request: Request, signed_in: SignedIn,
     except QueryRefused as refused:
         return _refused(request, signed_in, refused)
     tabs = [{"name": n, "title": WORKLIST_TITLES.get(n, n.replace("-", " ").capitalize()),
-             "total": h["total"]} for n, h in zip(names, heads, strict=True)]
+             "total": h["total"], "first": (h["items"] or [None])[0]}
+            for n, h in zip(names, heads, strict=True)]
     pages = max(1, -(-current["total"] // size))
     context = {"tabs": tabs, "chosen": chosen, "list": current, "party": party,
                "page": page, "pages": pages, "size": size, "title": WORKLIST_TITLES.get(chosen, chosen)}

@@ -29,12 +29,18 @@ async def test_a_coordinator_works_a_worklist_and_follows_a_referral_loop(
                       "unfinalized-conferences": "1", "overdue-actions": "2",
                       "stale-goals": "1"}
     await shot(page, "coordinator-worklists")
+    # The home page recorded one read per row it shows: each list's first row on its tab,
+    # and the chosen list's rows (the overdue referral).
+    home_reads = await reads_by(web, "co-5001")
+    assert sorted(r.view for r in home_reads) == sorted(
+        [f"worklist:{name}" for name in counts] + ["worklist:overdue-referrals"])
+    assert await page.locator("a[data-worklist='break-glass-openings'] .first").count() == 0
 
     # Paging and filtering swap the table in place (htmx); a filter that matches nothing
     # says so.
     await page.goto(f"{web.http_url}/ui/?list=high-risk&size=1")
     first = await page.locator("#worklist tbody tr").inner_text()
-    await page.get_by_role("link", name="Next").click()
+    await page.get_by_role("link", name="Next", exact=True).click()
     await page.wait_for_selector("#worklist >> text=Page 2 of 2")
     assert await page.locator("#worklist tbody tr").inner_text() != first
     await page.click("a[data-worklist='high-risk']")
