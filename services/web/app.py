@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -26,6 +27,7 @@ from services.web.common import BadForm, NotSignedIn
 from services.web.oidc import OidcClient
 from services.web.sessions import SessionKeeper
 
+log = structlog.get_logger("careloop.web")
 HERE = Path(__file__).resolve().parent
 HTMX = "htmx-2.0.11.min.js"
 SECURITY_HEADERS = {
@@ -73,6 +75,15 @@ def create_web_app(queries: CareQueries, keeper: SessionKeeper, config: WebConfi
         return HTMLResponse("<!doctype html><title>Form refused · careloop</title>"
                             "<p>This form has expired or did not come from this site. "
                             f'<a href="{config.prefix}/">Start again</a>.</p>', status_code=403)
+
+    @web.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception) -> Response:
+        # Fail closed: when a read cannot be recorded (or anything else breaks), nothing of
+        # the client is shown. The log names the error, never the data.
+        log.error("web_page_failed", error=type(exc).__name__, path=request.url.path)
+        return HTMLResponse("<!doctype html><title>Not available · careloop</title>"
+                            "<p>This page is not available right now; nothing was shown. "
+                            f'<a href="{config.prefix}/">Try again</a>.</p>', status_code=503)
 
     @web.middleware("http")
     async def headers(request: Request,

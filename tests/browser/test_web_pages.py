@@ -4,6 +4,7 @@ browser storage, and break-glass works from the page."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.async_api import Browser
 
 from services.runtime import Runtime
@@ -102,7 +103,7 @@ async def test_a_coordinator_works_a_worklist_and_follows_a_referral_loop(
 
 
 async def test_a_housing_advocate_finds_no_clinical_data_anywhere_in_the_page(
-    web: Runtime, browser: Browser
+    web: Runtime, browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     page = await new_page(browser)
     # Keyboard only: the skip link comes first, every control is reachable and labelled.
@@ -129,6 +130,16 @@ async def test_a_housing_advocate_finds_no_clinical_data_anywhere_in_the_page(
     reads = await reads_by(web, "ha-207")
     assert [(r.view, r.channel) for r in reads] == [("care_plan.housing-advocate", "web")]
     assert await storage_is_empty(page)
+
+    # No record, no data: when the read cannot be recorded, the page shows nothing of it.
+    async def cannot_record(read: object) -> None:
+        raise RuntimeError("the store is away")
+
+    assert web.disclosures is not None
+    monkeypatch.setattr(web.disclosures, "record", cannot_record)
+    failed = await page.goto(f"{web.http_url}/ui/clients/{CLIENT}")
+    assert failed is not None and failed.status == 503
+    assert "Secure a stable tenancy" not in await page.content()
 
 
 async def test_a_clinician_sees_the_screening_trend_and_another_breaks_the_glass(
