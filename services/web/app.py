@@ -11,7 +11,6 @@ browser storage, and pages are sent ``Cache-Control: no-store``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
@@ -20,11 +19,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from services.api.access_tokens import Caller
 from services.api.care_queries import CareQueries
 from services.web import routes_auth, routes_pages, shaping
-from services.web.common import BadForm, NotSignedIn
-from services.web.oidc import OidcClient
+from services.web.common import BadForm, NotSignedIn, WebConfig
 from services.web.sessions import SessionKeeper
 
 log = structlog.get_logger("careloop.web")
@@ -38,19 +35,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
-
-
-@dataclass(frozen=True)
-class WebConfig:
-    prefix: str = "/ui"
-    secure: bool = True
-    """Cookies marked Secure (and __Host- names): everywhere but embedded mode's plain HTTP."""
-    demo_people: tuple[Caller, ...] = ()
-    """Embedded mode's local sign-in offers these people; empty in production."""
-    oidc: OidcClient | None = None
-    origin: str = ""
-    """The pages' public origin (scheme://host:port), accepted on forms besides the request's
-    own (behind a TLS-terminating proxy the request itself looks like plain HTTP)."""
 
 
 def create_web_app(queries: CareQueries, keeper: SessionKeeper, config: WebConfig) -> FastAPI:

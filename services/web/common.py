@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.templating import Jinja2Templates
 
+from services.api.access_tokens import Caller
 from services.api.care_queries import CareQueries
+from services.web.oidc import OidcClient
 from services.web.sessions import Session, SessionKeeper
 
 ROLE_NAMES = {
@@ -21,6 +24,19 @@ ROLE_NAMES = {
 }
 
 
+@dataclass(frozen=True)
+class WebConfig:
+    prefix: str = "/ui"
+    secure: bool = True
+    """Cookies marked Secure (and __Host- names): everywhere but embedded mode's plain HTTP."""
+    demo_people: tuple[Caller, ...] = ()
+    """Embedded mode's local sign-in offers these people; empty in production."""
+    oidc: OidcClient | None = None
+    origin: str = ""
+    """The pages' public origin (scheme://host:port), accepted on forms besides the request's
+    own (behind a TLS-terminating proxy the request itself looks like plain HTTP)."""
+
+
 class NotSignedIn(Exception):
     """No valid session: the page sends the browser to sign in."""
 
@@ -31,6 +47,10 @@ class BadForm(Exception):
 
 def keeper(request: Request) -> SessionKeeper:
     return request.app.state.keeper  # type: ignore[no-any-return]
+
+
+def config(request: Request) -> WebConfig:
+    return request.app.state.config  # type: ignore[no-any-return]
 
 
 def queries(request: Request) -> CareQueries:
@@ -49,7 +69,7 @@ def check_form(request: Request, bound_to: str, token: str | None) -> None:
     """A state-changing form must carry our CSRF token and, when the browser says where it
     comes from, come from this origin."""
     origin = request.headers.get("origin")
-    ours = {f"{request.url.scheme}://{request.url.netloc}", request.app.state.config.origin}
+    ours = {f"{request.url.scheme}://{request.url.netloc}", config(request).origin}
     if origin and origin not in ours:
         raise BadForm()
     if not keeper(request).csrf_ok(bound_to, token):

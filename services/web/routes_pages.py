@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse
 from domain.break_glass import MAY_BREAK_GLASS, BreakGlassAccess
 from services.api.care_queries import WORKLISTS, QueryRefused
 from services.web import shaping
-from services.web.common import check_form, queries, render, session
+from services.web.common import check_form, config, queries, render, session
 from services.web.sessions import Session
 
 log = structlog.get_logger("careloop.web")
@@ -80,7 +80,7 @@ async def open_client(request: Request, signed_in: SignedIn,
         return render(request, "open_client.html",
                       {"error": "A careloop client id looks like "
                                 "5f0c9a8e-2d4b-4c1e-9a3f-7b6d2e1c0a11."}, signed_in, 422)
-    return RedirectResponse(f"{request.app.state.config.prefix}/clients/{uid}", 303)
+    return RedirectResponse(f"{config(request).prefix}/clients/{uid}", 303)
 
 
 @router.get("/clients/{client_id}")
@@ -122,7 +122,7 @@ async def break_glass(request: Request, client_id: UUID, signed_in: SignedIn,
     except QueryRefused as refused:
         return _refused(request, signed_in, refused, client_id)
     log.warning("break_glass_opened", client_id=str(client_id), channel="web")
-    prefix = request.app.state.config.prefix
+    prefix = config(request).prefix
     return RedirectResponse(f"{prefix}/clients/{client_id}?access=break-glass", 303)
 
 

@@ -10,7 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 from services.api.care_queries import CareQueries
 from services.partners.demo_people import DEMO_PEOPLE
 from services.settings import Settings
-from services.web.app import WebConfig, create_web_app
+from services.web.app import create_web_app
+from services.web.common import WebConfig
 from services.web.oidc import OidcClient
 from services.web.sessions import SessionKeeper
 
