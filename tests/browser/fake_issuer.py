@@ -30,6 +30,8 @@ class FakeIssuer:
         self.kid = "test-key-1"
         self.codes: dict[str, dict[str, str]] = {}
         self.token_requests: list[dict[str, str]] = []
+        self.audience: str | None = None
+        """Set to issue ID tokens for another client (a token meant for someone else)."""
         self.app = self._app()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -56,7 +58,7 @@ class FakeIssuer:
                 return JSONResponse({"error": "invalid_request"}, 400)
             code = secrets.token_urlsafe(16)
             self.codes[code] = {"challenge": q["code_challenge"], "nonce": q.get("nonce", ""),
-                                "redirect_uri": q["redirect_uri"]}
+                                "redirect_uri": q["redirect_uri"], "client_id": q["client_id"]}
             target = q["redirect_uri"] + "?" + urlencode({"code": code, "state": q["state"]})
             return RedirectResponse(target, 302)
 
@@ -69,10 +71,11 @@ class FakeIssuer:
             challenge = base64.urlsafe_b64encode(
                 hashlib.sha256(code_verifier.encode()).digest()).rstrip(b"=").decode()
             if issued is None or grant_type != "authorization_code" or (
-                    challenge != issued["challenge"]) or redirect_uri != issued["redirect_uri"]:
+                    challenge != issued["challenge"]) or redirect_uri != issued["redirect_uri"] or (
+                    client_id != issued["client_id"]):
                 return JSONResponse({"error": "invalid_grant"}, 400)
             now = int(time.time())
-            claims = {"iss": self.url, "aud": client_id, "sub": self.person["sub"],
+            claims = {"iss": self.url, "aud": self.audience or client_id, "sub": self.person["sub"],
                       "role": self.person["role"], "org": self.person["org"],
                       "nonce": issued["nonce"], "iat": now, "exp": now + 300}
             id_token = jwt.encode(claims, self.key, algorithm="RS256",
