@@ -38,7 +38,9 @@ def _day(value: Any) -> str:
     return str(value or "")[:10]
 
 
-def rows_for(full: Doc) -> list[Row]:
+def rows_for(full: Doc, custodian: bool = False) -> list[Row]:
+    """Rows of one coordinator view; the custodian's coordinators also get every break-glass
+    opening of their client's record."""
     rows: list[Row] = []
     client = (full.get("client") or {})
     name = " ".join(filter(None, [client.get("given_name"), client.get("family_name")]))
@@ -77,12 +79,11 @@ def rows_for(full: Doc) -> list[Row]:
                             {**base, "goal_id": gid, "domain": g["domain"],
                              "lifecycle_status": g["lifecycle_status"],
                              "updated_at": g.get("updated_at")}))
-    for opening in full.get("break_glass") or []:
-        by = opening.get("by") or {}
-        # Who opened it, when and until when; the reason stays on the audit path.
-        rows.append(Row(BREAK_GLASS_OPENED, str(opening["event_id"]), _day(opening["at"]),
-                        str(by.get("organisation", "")),
-                        {**base, "by": by.get("id"), "by_role": by.get("role"),
-                         "by_organisation": by.get("organisation"), "at": opening["at"],
-                         "until": opening.get("until")}))
+    if custodian:
+        for n, b in enumerate(full.get("break_glass") or []):
+            by = b.get("by") or {}
+            rows.append(Row(BREAK_GLASS_OPENED, f"{n}", _day(b.get("at")),
+                            str(by.get("organisation", "")),
+                            {**base, "by": by, "reason": b.get("reason"), "at": b.get("at"),
+                             "until": b.get("until")}))
     return rows

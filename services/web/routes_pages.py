@@ -14,7 +14,9 @@ from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from domain.break_glass import MAY_BREAK_GLASS, BreakGlassAccess
-from services.api.care_queries import WORKLISTS, QueryRefused
+from services.api.access_tokens import Caller
+from services.api.care_queries import QueryRefused
+from services.api.worklist_queries import WORKLISTS
 from services.web import shaping
 from services.web.common import check_form, config, queries, render, session
 from services.web.sessions import Session
@@ -31,7 +33,7 @@ WORKLIST_TITLES = {
     "overdue-actions": "Overdue actions",
     "high-risk": "High-risk clients",
     "stale-goals": "Stale goals",
-    "break-glass-openings": "Break-glass openings",
+    "break-glass": "Break-glass openings",
 }
 
 
@@ -93,7 +95,7 @@ async def client_page(request: Request, client_id: UUID, signed_in: SignedIn,
     except QueryRefused as refused:
         return _refused(request, signed_in, refused, client_id)
     today = _today()
-    until = await _break_glass_until(request, client_id, caller.user) if access else None
+    until = await _break_glass_until(request, client_id, caller) if access else None
     referrals = [(r, shaping.referral_loop(r, today)) for r in doc.get("referrals") or []]
     return render(request, "client.html", {
         "doc": doc, "client_id": client_id, "today": today.isoformat(),
@@ -118,7 +120,8 @@ async def break_glass(request: Request, client_id: UUID, signed_in: SignedIn,
             "client_id": client_id, "may_break_glass": True, "reason": reason},
             signed_in, 422)
     try:
-        await queries(request).open_break_glass(signed_in.caller, client_id, reason)
+        await queries(request).open_break_glass(signed_in.caller, client_id, reason,
+                                                channel="web")
     except QueryRefused as refused:
         return _refused(request, signed_in, refused, client_id)
     log.warning("break_glass_opened", client_id=str(client_id), channel="web")
@@ -126,9 +129,10 @@ async def break_glass(request: Request, client_id: UUID, signed_in: SignedIn,
     return RedirectResponse(f"{prefix}/clients/{client_id}?access=break-glass", 303)
 
 
-async def _break_glass_until(request: Request, client_id: UUID, user: str) -> str | None:
-    app = queries(request).app
-    grant = await asyncio.to_thread(app.find, BreakGlassAccess.id_for(client_id, user),
+async def _break_glass_until(request: Request, client_id: UUID, caller: Caller) -> str | None:
+    q = queries(request)
+    # The grant's id is the query layer's own (one rule for who holds which grant).
+    grant = await asyncio.to_thread(q.app.find, q._access_id(caller, client_id),
                                     BreakGlassAccess)
     until = getattr(grant, "open_until", None)
     return until.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if until else None
@@ -136,7 +140,9 @@ async def _break_glass_until(request: Request, client_id: UUID, user: str) -> st
 
 def _refused(request: Request, signed_in: Session, refused: QueryRefused,
              client_id: UUID | None = None) -> Response:
-    may = (client_id is not None and refused.status == 403
+    # The same offer for a client out of scope as for one that does not exist (no oracle);
+    # the query layer decides whether the glass may be broken.
+    may = (client_id is not None and refused.reason == "out_of_scope"
            and signed_in.caller.role in MAY_BREAK_GLASS)
     return render(request, "refused.html", {
         "status": refused.status, "detail": refused.detail, "client_id": client_id,
