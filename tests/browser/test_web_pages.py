@@ -121,6 +121,7 @@ async def test_a_housing_advocate_finds_no_clinical_data_anywhere_in_the_page(
     text, html = await page.locator("body").inner_text(), await page.content()
     assert "Secure a stable tenancy" in text and "Tenancy sustainment support." in text
     assert "Safety flag: contact the coordinator" in text
+    assert "Submit the supported-housing application · ha-207" in text  # own action items
     for clinical in ("PHQ", "GAD", "self-harm", "Risk flag", "Risk and screening",
                      "psychiatry", "Psychiatry", "riverside-psych", "Medication",
                      "moderately severe", "Passive", "Diagnos", "<svg", "alcohol",
