@@ -13,7 +13,7 @@ import structlog
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from domain.break_glass import MAY_BREAK_GLASS, BreakGlassAccess
+from domain.break_glass import MAY_BREAK_GLASS
 from services.api.access_tokens import Caller
 from services.api.care_queries import QueryRefused
 from services.api.worklist_queries import WORKLISTS
@@ -130,11 +130,7 @@ async def break_glass(request: Request, client_id: UUID, signed_in: SignedIn,
 
 
 async def _break_glass_until(request: Request, client_id: UUID, caller: Caller) -> str | None:
-    q = queries(request)
-    # The grant's id is the query layer's own (one rule for who holds which grant).
-    grant = await asyncio.to_thread(q.app.find, q._access_id(caller, client_id),
-                                    BreakGlassAccess)
-    until = getattr(grant, "open_until", None)
+    until = await queries(request).grant_until(caller, client_id)
     return until.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if until else None
 
 
