@@ -14,6 +14,7 @@ from eventsourcing.utils import get_topic
 from playwright.async_api import Browser, Page, async_playwright
 
 from domain.disclosure import Disclosure
+from services.bus.embedded_auth import load_credentials
 from services.partners.demo import post_story
 from services.runtime import Runtime
 from services.settings import Settings
@@ -36,7 +37,8 @@ async def web(base_settings: Settings) -> AsyncIterator[Runtime]:
     """careloop as `make run` starts it (no NATS_URL: embedded), with the demo story."""
     running = await Runtime(base_settings).start()
     try:
-        receipts = await post_story(running.nats_url, base_settings.stream_inbound)
+        receipts = await post_story(running.nats_url, base_settings.stream_inbound,
+                                    load_credentials(base_settings.data_dir).partner_options)
         assert all(r.status == "accepted" for r in receipts), [
             r.summary for r in receipts if r.status != "accepted"]
         await _projected(running)
