@@ -52,6 +52,7 @@ from services.relay.outbox_relay import OutboxRelay, stream_position
 from services.settings import Settings, private_files
 from services.store.care_app import CareLoop
 from services.store.store_setup import open_stores
+from services.web.setup import mount_web
 
 log = structlog.get_logger("careloop")
 
@@ -197,13 +198,15 @@ class Runtime:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((s.http_host, port))
+        host = "127.0.0.1" if s.http_host in ("0.0.0.0", "") else s.http_host
+        self.http_url = f"http://{host}:{sock.getsockname()[1]}"
+        mount_web(api, queries, s, self.token_secret, embedded=self._nats is not None,
+                  http_url=self.http_url)
         config = uvicorn.Config(api, log_config=None, access_log=False, lifespan="off")
         self._http = _EmbeddedUvicorn(config)
         self._tasks.append(asyncio.create_task(self._http.serve(sockets=[sock])))
         while not self._http.started:
             await asyncio.sleep(0.02)
-        host = "127.0.0.1" if s.http_host in ("0.0.0.0", "") else s.http_host
-        self.http_url = f"http://{host}:{sock.getsockname()[1]}"
 
     async def health(self) -> HealthProbe:
         s = self.settings

@@ -79,6 +79,21 @@ class Settings(BaseSettings):
     nats_tls_cert: Path | None = Field(default=None, description="Client certificate, if required.")
     nats_tls_key: Path | None = Field(default=None, description="Client certificate's key.")
 
+    oidc_issuer: str = Field(
+        default="", description="OpenID Connect issuer the web sign-in uses (unset: embedded "
+        "mode's local sign-in).")
+    oidc_client_id: str = "careloop-web"
+    oidc_client_secret: str = Field(default="", repr=False)
+    oidc_role_claim: str = "role"
+    oidc_organisation_claim: str = "org"
+    web_base_url: str = Field(
+        default="", description="The pages' public address (https://...); default the HTTP address.")
+    web_session_secret: str = Field(
+        default="", repr=False, description="Signs web session cookies; default derived from "
+        "the token secret.")
+    web_session_idle_minutes: int = 30
+    web_session_hours: int = 8
+
     @property
     def resolved_sqlite_path(self) -> Path:
         return self.sqlite_path or self.data_dir / "careloop.sqlite3"

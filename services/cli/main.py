@@ -48,6 +48,7 @@ async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) ->
     from services.partners.demo_registry import with_registry
     from services.partners.registry import RegistryNotConfigured, load_partner_registry
     from services.runtime import COMPONENTS, Runtime
+    from services.web.setup import oidc_issuer
 
     unknown = set(components) - set(COMPONENTS)
     if unknown:
@@ -73,6 +74,9 @@ async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) ->
         out.print(f"  NATS: {runtime.nats_url}")
         if runtime.http_url:
             out.print(f"  HTTP: {runtime.http_url}  (OpenAPI: {runtime.http_url}/openapi.json)")
+            local = not settings.nats_url and not oidc_issuer(settings)
+            out.print(f"  Web:  {runtime.http_url}/ui/" + (
+                "  (sign in as one of the demo people)" if local else ""))
         if demo:
             receipts = await post_story(runtime.nats_url, settings.stream_inbound,
                                         partner_options(settings))

@@ -19,6 +19,7 @@ from typing import Any
 import contracts
 from contracts.v1.receipts import Receipt
 from services.partners.client import PartnerClient
+from services.partners.demo_worklists import worklist_story
 
 EXAMPLES = Path(contracts.__file__).resolve().parent / "examples"
 
@@ -43,6 +44,7 @@ def story(now: datetime | None = None) -> Iterator[dict[str, Any]]:
              "referral.outcome_acknowledged"]
     for i, step in enumerate(steps):
         yield _restamp(example(step), referral_id, now - timedelta(days=len(steps) - i))
+    yield from worklist_story(now)
 
 
 async def post_story(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from services.partners.demo import story
 from tests.helpers import CLIENT_ID, EXAMPLES
 
 CLI = [sys.executable, "-m", "services.cli"]
@@ -35,7 +36,8 @@ def test_quick_start_in_embedded_mode(tmp_path: Path) -> None:
             time.sleep(0.2)
         started = output.read_text()
         assert "token: .venv/bin/careloop token" in started
-        assert started.count("demo:") == 7 and "rejected" not in started
+        assert started.count("demo:") == len(list(story())) and "rejected" not in started
+        assert "Web:  http://" in started and "/ui/  (sign in as one of the demo people)" in started
 
         posted = subprocess.run([*CLI, "post", str(EXAMPLES / "referral.made.json"), "--new-id"],
                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
