@@ -9,7 +9,6 @@ mode, PostgreSQL in production; both satisfy the same contract tests.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from projections.sealed_documents import PLAIN, DocumentSeal
 from projections.view_changes import (
     CHANGED_SINCE,
     DDL,
@@ -141,7 +141,8 @@ SQLITE_SCHEMA = (
 
 
 class SQLiteViewStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, seal: DocumentSeal = PLAIN) -> None:
+        self.seal = seal
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -164,14 +165,14 @@ class SQLiteViewStore:
                 f"SELECT doc FROM view_documents WHERE view={RESOLVE.format(p='?')} AND key=?",
                 (view, view, key),
             ).fetchone()
-        return json.loads(row[0]) if row else None
+        return self.seal.loads(row[0]) if row else None
 
     def scan(self, view: str) -> list[Doc]:
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT doc FROM view_documents WHERE view={RESOLVE.format(p='?')}", (view, view)
             ).fetchall()
-        return [json.loads(r[0]) for r in rows]
+        return [self.seal.loads(r[0]) for r in rows]
 
     def rows(self, query: RowQuery) -> tuple[list[Doc], int]:
         where, params = _row_filter(query, "?")
@@ -182,7 +183,7 @@ class SQLiteViewStore:
                 f"SELECT detail, date FROM view_rows WHERE {where} "
                 "ORDER BY date, key, item_id LIMIT ? OFFSET ?",
                 [*params, query.limit, query.offset]).fetchall()
-        return [{**json.loads(d), "date": date} for d, date in found], int(total)
+        return [{**self.seal.loads(d), "date": date} for d, date in found], int(total)
 
     def apply_batch(
         self, projection: str, view: str, events: Iterable[tuple[int, Doc]], apply: Apply,
@@ -204,7 +205,7 @@ class SQLiteViewStore:
                     found: dict[str, Doc] = {}
                     for i in range(0, len(keys), 500):
                         chunk = keys[i:i + 500]
-                        found.update((k, json.loads(d)) for k, d in c.execute(
+                        found.update((k, self.seal.loads(d)) for k, d in c.execute(
                             "SELECT key, doc FROM view_documents WHERE view=? AND key IN "
                             f"({','.join('?' * len(chunk))})", (view, *chunk)))
                     return found
@@ -214,7 +215,7 @@ class SQLiteViewStore:
                 c.executemany(
                     "INSERT INTO view_documents(view, key, doc) VALUES (?,?,?) "
                     "ON CONFLICT(view, key) DO UPDATE SET doc=excluded.doc",
-                    [(v, k, json.dumps(d)) for v, k, d in docs],
+                    [(v, k, self.seal.dumps(d)) for v, k, d in docs],
                 )
                 note_changes(c.execute, c.executemany, "?", [(v, k) for v, k, _ in docs])
                 for key, key_rows in rows.items():
@@ -222,7 +223,7 @@ class SQLiteViewStore:
                     c.executemany(
                         "INSERT INTO view_rows(key, kind, item_id, date, who, detail) "
                         "VALUES (?,?,?,?,?,?)",
-                        [(key, r.kind, r.item_id, r.date, r.who, json.dumps(r.detail))
+                        [(key, r.kind, r.item_id, r.date, r.who, self.seal.dumps(r.detail))
                          for r in key_rows])
                 c.execute(
                     "INSERT INTO projection_positions(projection, stream_seq, store_position) "

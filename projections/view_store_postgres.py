@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from projections.sealed_documents import PLAIN, DocumentSeal
 from projections.view_changes import CHANGED_SINCE, DDL, ViewChanges, note_changes, read_changes
 from projections.view_store import (
     ALIASES_DDL,
@@ -35,7 +36,9 @@ POSTGRES_SCHEMA = (
 
 
 class PostgresViewStore:
-    def __init__(self, conninfo: str, schema: str, pool_size: int = 4) -> None:
+    def __init__(self, conninfo: str, schema: str, pool_size: int = 4,
+                 seal: DocumentSeal = PLAIN) -> None:
+        self.seal = seal
         from psycopg import sql
         from psycopg_pool import ConnectionPool
 
@@ -64,14 +67,14 @@ class PostgresViewStore:
                 f"SELECT doc FROM view_documents WHERE view={RESOLVE.format(p='%s')} AND key=%s",
                 (view, view, key),
             ).fetchone()
-        return row[0] if row else None
+        return self.seal.open(row[0]) if row else None
 
     def scan(self, view: str) -> list[Doc]:
         with self._pool.connection() as conn:
             rows = conn.execute(
                 f"SELECT doc FROM view_documents WHERE view={RESOLVE.format(p='%s')}", (view, view)
             ).fetchall()
-        return [r[0] for r in rows]
+        return [self.seal.open(r[0]) for r in rows]
 
     def rows(self, query: RowQuery) -> tuple[list[Doc], int]:
         where, params = _row_filter(query, "%s")
@@ -82,7 +85,8 @@ class PostgresViewStore:
                 f"SELECT detail, date FROM view_rows WHERE {where} "
                 "ORDER BY date, key, item_id LIMIT %s OFFSET %s",
                 [*params, query.limit, query.offset]).fetchall()
-        return [{**d, "date": date} for d, date in found], int(total[0] if total else 0)
+        return ([{**self.seal.open(d), "date": date} for d, date in found],
+                int(total[0] if total else 0))
 
     def apply_batch(
         self, projection: str, view: str, events: Iterable[tuple[int, Doc]], apply: Apply,
@@ -104,7 +108,7 @@ class PostgresViewStore:
                 rows = conn.execute(
                     "SELECT key, doc FROM view_documents WHERE view=%s AND key = ANY(%s)",
                     (view, keys)).fetchall()
-                return {str(k): d for k, d in rows}
+                return {str(k): self.seal.open(d) for k, d in rows}
 
             changed, pos = _fold(current, events, load_many, apply, keys_of)
             docs, rows = _writes(view, changed, derive)
@@ -112,7 +116,7 @@ class PostgresViewStore:
                 cur.executemany(
                     "INSERT INTO view_documents(view, key, doc) VALUES (%s,%s,%s) "
                     "ON CONFLICT(view, key) DO UPDATE SET doc=excluded.doc",
-                    [(v, k, Jsonb(d)) for v, k, d in docs],
+                    [(v, k, Jsonb(self.seal.seal(d))) for v, k, d in docs],
                 )
                 note_changes(cur.execute, cur.executemany, "%s", [(v, k) for v, k, _ in docs])
                 for key, key_rows in rows.items():
@@ -120,7 +124,7 @@ class PostgresViewStore:
                     cur.executemany(
                         "INSERT INTO view_rows(key, kind, item_id, date, who, detail) "
                         "VALUES (%s,%s,%s,%s,%s,%s)",
-                        [(key, r.kind, r.item_id, r.date, r.who, Jsonb(r.detail))
+                        [(key, r.kind, r.item_id, r.date, r.who, Jsonb(self.seal.seal(r.detail)))
                          for r in key_rows])
             conn.execute(
                 "INSERT INTO projection_positions(projection, stream_seq, store_position) "

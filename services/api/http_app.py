@@ -30,7 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from services.api.access_tokens import Caller, InvalidToken
+from services.api.access_tokens import Caller, InvalidToken, TokenKeys
 from services.api.care_queries import CareQueries, QueryRefused
 from services.api.disclosure_recorder import DisclosureRecorder, Refusal
 from services.api.token_cache import VerifiedTokens
@@ -61,6 +61,7 @@ class HealthProbe(BaseModel):
     store: dict[str, Any]
     relay: dict[str, Any]
     projection: dict[str, Any]
+    feeds: dict[str, Any] = Field(default_factory=dict)
 
 
 class BreakGlassRequest(BaseModel):
@@ -75,7 +76,7 @@ def _client_of(request: Request) -> UUID | None:
         return None
 
 
-def authenticator(token_secret: str, issuer: str = "careloop",
+def authenticator(token_secret: str | TokenKeys, issuer: str = "careloop",
                   recorder: DisclosureRecorder | None = None) -> Callable[..., Awaitable[Caller]]:
     """The FastAPI dependency that turns a bearer token into a Caller, or answers 401 (and
     records the refused attempt, naming nobody). Each token's signature is checked once in
@@ -105,7 +106,7 @@ def authenticator(token_secret: str, issuer: str = "careloop",
 
 
 def create_http_app(
-    queries: CareQueries, token_secret: str, health: Callable[[], Awaitable[HealthProbe]],
+    queries: CareQueries, token_secret: str | TokenKeys, health: Callable[[], Awaitable[HealthProbe]],
     issuer: str = "careloop", audit_router: APIRouter | None = None,
 ) -> FastAPI:
     api = FastAPI(

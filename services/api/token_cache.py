@@ -11,23 +11,30 @@ from __future__ import annotations
 
 import time
 
-from services.api.access_tokens import Caller, InvalidToken, verify_claims
+from services.api.access_tokens import (
+    LEEWAY_SECONDS,
+    Caller,
+    InvalidToken,
+    TokenKeys,
+    verify_claims,
+)
 
 
 class VerifiedTokens:
-    def __init__(self, secret: str, issuer: str = "careloop", max_tokens: int = 10_000) -> None:
-        self.secret, self.issuer, self.max_tokens = secret, issuer, max_tokens
+    def __init__(self, keys: str | TokenKeys, issuer: str = "careloop",
+                 max_tokens: int = 10_000) -> None:
+        self.keys, self.issuer, self.max_tokens = keys, issuer, max_tokens
         self._known: dict[str, tuple[Caller, float]] = {}
 
     def verify(self, token: str) -> Caller:
         known = self._known.get(token)
         if known is not None:
             caller, expires = known
-            if time.time() < expires:
+            if time.time() < expires + LEEWAY_SECONDS:  # the leeway verify allows
                 return caller
             del self._known[token]
             raise InvalidToken("expired")
-        caller, expires = verify_claims(self.secret, token, self.issuer)
+        caller, expires = verify_claims(self.keys, token, self.issuer)
         if len(self._known) >= self.max_tokens:
             self._known.clear()
         self._known[token] = (caller, expires)
