@@ -26,6 +26,10 @@ class Connection:
 
     async def get(self, path: str) -> int:
         """GET ``path``; returns the status code (the body is read and dropped)."""
+        return (await self.fetch(path))[0]
+
+    async def fetch(self, path: str) -> tuple[int, bytes]:
+        """GET ``path``; returns the status code and the body."""
         self.writer.write(f"GET {path} HTTP/1.1\r\n{self._head}".encode())
         status_line = await self.reader.readline()
         length = 0
@@ -36,9 +40,8 @@ class Connection:
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"content-length":
                 length = int(value)
-        if length:
-            await self.reader.readexactly(length)
-        return int(status_line.split()[1])
+        body = await self.reader.readexactly(length) if length else b""
+        return int(status_line.split()[1]), body
 
     async def close(self) -> None:
         self.writer.close()

@@ -15,6 +15,7 @@ from typing import Any
 import nats
 from nats.js.errors import NotFoundError
 
+from bench import store_ceiling
 from bench.baseline import NaiveIngest
 from bench.environment import ServiceProcess, delete_streams, drop_schema, settings_for
 from bench.traffic import export, publish_all
@@ -93,3 +94,12 @@ async def baseline(nats_url: str, data_dir: Path, commands: int) -> dict[str, An
         drop_schema(s.postgres_schema)
     return {"commands": len(messages), "seconds": round(elapsed, 3),
             "cmds_per_s": round(len(messages) / elapsed, 1), "events_published": events}
+
+
+async def ceiling(nats_url: str, data_dir: Path, commands: int) -> dict[str, Any]:
+    """The store ceiling for the same export: its writes alone (``bench.store_ceiling``)."""
+    s = settings_for("ceiling", nats_url, data_dir)
+    try:
+        return await asyncio.to_thread(store_ceiling.measure, s, export(commands))
+    finally:
+        drop_schema(s.postgres_schema)

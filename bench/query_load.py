@@ -87,3 +87,15 @@ async def closed_loop(base_url: str, client_ids: list[str], connections: int,
     return {"connections": connections, "rps": round(len(lat) / elapsed, 1),
             "requests": len(lat), "errors": load.errors,
             "p50_ms": round(percentile(lat, 50), 2), "p99_ms": round(percentile(lat, 99), 2)}
+
+
+async def sample(base_url: str, client_ids: list[str]) -> bytes:
+    """One care-plan document exactly as careloop serves it to the load's coordinator."""
+    conn = await Connection.open(base_url, coordinator_headers())
+    try:
+        status, body = await conn.fetch(f"/clients/{client_ids[0]}/care-plan")
+    finally:
+        await conn.close()
+    if status != 200:
+        raise RuntimeError(f"the care-plan endpoint answered {status}")
+    return body

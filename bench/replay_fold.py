@@ -16,20 +16,19 @@ import resource
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
-from uuid import UUID
-
-from eventsourcing.domain import Aggregate
 
 from bench.traffic import client_story
 from contracts.v1.catalogue import MESSAGE_TYPES
 from contracts.v1.envelope import Envelope
 from projections import care_plan
-from projections.view_store import PostgresViewStore, ViewStore
+from projections.view_store import SQLiteViewStore, ViewStore
+from projections.view_store_postgres import PostgresViewStore
 from services.commands.batch import apply_batch
-from services.relay.outbound_events import is_published, to_outbound
 from services.settings import Settings
 from services.store.care_app import CareLoop, Outcome, create_care_app
+from services.store.event_records import ClientResolver, notifications, record_of
 from services.store.event_store_config import eventsourcing_env, postgres_conninfo
 
 PAGE = 1000
@@ -37,40 +36,33 @@ PROJECTION = "care_plan_rebuild"
 
 
 def fold_care_plan_views(app: CareLoop, views: ViewStore, page: int = PAGE) -> dict[str, int]:
-    """Rebuild the care-plan view from the whole store; returns what it read and applied."""
-    clients: dict[UUID, UUID] = {}
-
-    def client_of(aggregate_id: UUID) -> UUID | None:
-        if aggregate_id not in clients:
-            found = app.find(aggregate_id, Aggregate)
-            client_id = getattr(found, "client_id", None)
-            if not isinstance(client_id, UUID):
-                return None
-            clients[aggregate_id] = client_id
-        return clients[aggregate_id]
-
-    position = read = applied = 0
-    while True:
-        notes = app.recorder.select_notifications(position, page, inclusive_of_start=False)
-        if not notes:
-            break
+    """Rebuild the care-plan view from the whole store; returns what it read and applied.
+    Stored events become public dicts the way every replay does (``record_of``)."""
+    clients = ClientResolver(app)
+    read = applied = 0
+    for notes in notifications(app, page=page):
         items = []
         for note in notes:
-            if is_published(note.topic):
-                event = app.mapper.to_domain_event(note)
-                outbound = to_outbound(event, note.id, client_of)
-                if outbound.client_id is not None:
-                    if len(clients) > 100_000:
-                        clients.clear()  # bounded: memory must not grow with the store
-                    clients[event.originator_id] = outbound.client_id
-                items.append((note.id, outbound.model_dump(mode="json")))
+            record = record_of(app, note, clients)
+            if record is not None:
+                items.append((note.id, record))
         if items:
             views.apply_batch(PROJECTION, care_plan.VIEW, items, care_plan.apply,
                               care_plan.keys_of)
         read += len(notes)
         applied += len(items)
-        position = notes[-1].id
     return {"read": read, "applied": applied}
+
+
+def read_raw(app: CareLoop, page: int = PAGE) -> int:
+    """The notification log read in the rebuild's pages, nothing decoded: the replay ceiling."""
+    position = read = 0
+    while True:
+        notes = app.recorder.select_notifications(position, page, inclusive_of_start=False)
+        if not notes:
+            return read
+        read += len(notes)
+        position = notes[-1].id
 
 
 def _template() -> list[Envelope]:
@@ -102,13 +94,20 @@ def generate(settings: Settings, events: int, batch_commands: int = 2000) -> int
     return stored
 
 
-def _fold_in_this_process(settings: Settings, views_schema: str) -> dict[str, Any]:
+def _fold_in_this_process(settings: Settings, views_at: str) -> dict[str, Any]:
+    """``views_at``: a PostgreSQL schema, or a SQLite file when the store is SQLite."""
     app = create_care_app(eventsourcing_env(settings))
-    views = PostgresViewStore(postgres_conninfo(settings), views_schema)
+    views: ViewStore = (SQLiteViewStore(Path(views_at)) if settings.store == "sqlite"
+                        else PostgresViewStore(postgres_conninfo(settings), views_at))
     try:
+        start = time.perf_counter()
+        raw = read_raw(app)
+        raw_seconds = time.perf_counter() - start
         start = time.perf_counter()
         counts = fold_care_plan_views(app, views)
         elapsed = time.perf_counter() - start
+        start = time.perf_counter()  # again, now that the rows are as warm as the fold had them
+        raw_seconds = min(raw_seconds, (read_raw(app), time.perf_counter() - start)[1])
     finally:
         views.close()
         app.close()
@@ -116,7 +115,10 @@ def _fold_in_this_process(settings: Settings, views_schema: str) -> dict[str, An
     return {**counts, "seconds": round(elapsed, 2),
             "events_per_s": round(counts["read"] / elapsed, 1),
             "published_events_per_s": round(counts["applied"] / elapsed, 1),
-            "peak_rss_mb": round(peak_kb / 1024, 1)}
+            "peak_rss_mb": round(peak_kb / 1024, 1),
+            "raw_read_seconds": round(raw_seconds, 2),
+            "raw_read_events_per_s": round(raw / raw_seconds, 1),
+            "replay_vs_raw": round(counts["read"] / elapsed / (raw / raw_seconds), 3)}
 
 
 if __name__ == "__main__":
@@ -124,6 +126,11 @@ if __name__ == "__main__":
     from services.cli.structured_logging import configure_logging
 
     configure_logging("json", "WARNING")
-    fold_settings = Settings(_env_file=None, store="postgres",  # type: ignore[call-arg]
-                             postgres_schema=sys.argv[1], cipher_key=BENCH_CIPHER_KEY, **PG)
-    print(json.dumps(_fold_in_this_process(fold_settings, sys.argv[2])))
+    if sys.argv[1] == "sqlite":  # sqlite <store file> <views file>
+        fold_settings = Settings(_env_file=None, store="sqlite",  # type: ignore[call-arg]
+                                 sqlite_path=Path(sys.argv[2]), cipher_key=BENCH_CIPHER_KEY)
+        print(json.dumps(_fold_in_this_process(fold_settings, sys.argv[3])))
+    else:  # <store schema> <views schema>
+        fold_settings = Settings(_env_file=None, store="postgres",  # type: ignore[call-arg]
+                                 postgres_schema=sys.argv[1], cipher_key=BENCH_CIPHER_KEY, **PG)
+        print(json.dumps(_fold_in_this_process(fold_settings, sys.argv[2])))

@@ -17,6 +17,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from projections.sealed_documents import PLAIN, DocumentSeal
+from projections.view_changes import (
+    CHANGED_SINCE,
+    DDL,
+    ViewChanges,
+    note_changes,
+    read_changes,
+)
 from projections.worklists import Row
 
 Doc = dict[str, Any]
@@ -72,22 +79,26 @@ class ViewStore(Protocol):
         self, projection: str, view: str, events: Iterable[tuple[int, Doc]], apply: Apply,
         keys_of: KeysOf, derive: Derive | None = None,
     ) -> Position: ...
+    def changes(self, after: int) -> ViewChanges: ...
     def close(self) -> None: ...
 
 
 def _fold(
-    current: Position, events: Iterable[tuple[int, Doc]], load: Callable[[str], Doc | None],
-    apply: Apply, keys_of: KeysOf,
+    current: Position, events: Iterable[tuple[int, Doc]],
+    load_many: Callable[[list[str]], dict[str, Doc]], apply: Apply, keys_of: KeysOf,
 ) -> tuple[dict[str, Doc], Position]:
-    """Apply the events newer than ``current``; returns the changed documents and position."""
+    """Apply the events newer than ``current``; returns the changed documents and position.
+    Every document the batch touches is loaded in one query first (one round trip per
+    document was most of a rebuild's time)."""
+    fresh = [(seq, event, keys_of(event)) for seq, event in events if seq > current.stream_seq]
+    loaded = load_many(list(dict.fromkeys(k for _, _, keys in fresh for k in keys)))
     changed: dict[str, Doc] = {}
     pos = current
-    for seq, event in events:
+    for seq, event, keys in fresh:
         if seq <= pos.stream_seq:
-            continue  # redelivered: already in the view
-        for key in keys_of(event):
-            doc = changed[key] if key in changed else load(key)
-            changed[key] = apply(doc, event, key)
+            continue  # repeated within the batch
+        for key in keys:
+            changed[key] = apply(changed[key] if key in changed else loaded.get(key), event, key)
         pos = Position(seq, int(event.get("position", pos.store_position)))
     return changed, pos
 
@@ -125,6 +136,7 @@ SQLITE_SCHEMA = (
     " who TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (key, kind, item_id));"
     "CREATE INDEX IF NOT EXISTS view_rows_by_kind_date ON view_rows (kind, date);"
     f"{ALIASES_DDL};"
+    + "".join(f"{statement};" for statement in DDL)
 )
 
 
@@ -189,19 +201,23 @@ class SQLiteViewStore:
                 # Readers and writers go through the alias a rebuild's switch flips.
                 view = c.execute(f"SELECT {RESOLVE.format(p='?')}", (view, view)).fetchone()[0]
 
-                def load(key: str) -> Doc | None:
-                    r = c.execute(
-                        "SELECT doc FROM view_documents WHERE view=? AND key=?", (view, key)
-                    ).fetchone()
-                    return self.seal.loads(r[0]) if r else None
+                def load_many(keys: list[str]) -> dict[str, Doc]:
+                    found: dict[str, Doc] = {}
+                    for i in range(0, len(keys), 500):
+                        chunk = keys[i:i + 500]
+                        found.update((k, self.seal.loads(d)) for k, d in c.execute(
+                            "SELECT key, doc FROM view_documents WHERE view=? AND key IN "
+                            f"({','.join('?' * len(chunk))})", (view, *chunk)))
+                    return found
 
-                changed, pos = _fold(current, events, load, apply, keys_of)
+                changed, pos = _fold(current, events, load_many, apply, keys_of)
                 docs, rows = _writes(view, changed, derive)
                 c.executemany(
                     "INSERT INTO view_documents(view, key, doc) VALUES (?,?,?) "
                     "ON CONFLICT(view, key) DO UPDATE SET doc=excluded.doc",
                     [(v, k, self.seal.dumps(d)) for v, k, d in docs],
                 )
+                note_changes(c.execute, c.executemany, "?", [(v, k) for v, k, _ in docs])
                 for key, key_rows in rows.items():
                     c.execute("DELETE FROM view_rows WHERE key=?", (key,))
                     c.executemany(
@@ -221,121 +237,11 @@ class SQLiteViewStore:
                 raise
         return pos
 
+    def changes(self, after: int) -> ViewChanges:
+        with self._lock:
+            rows = self._conn.execute(CHANGED_SINCE.format(m="?"), (after,)).fetchall()
+        return read_changes(rows, after)
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-
-POSTGRES_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS view_documents ("
-    " view TEXT NOT NULL, key TEXT NOT NULL, doc JSONB NOT NULL, PRIMARY KEY (view, key))",
-    "CREATE TABLE IF NOT EXISTS projection_positions ("
-    " projection TEXT PRIMARY KEY, stream_seq BIGINT NOT NULL, store_position BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS view_rows ("
-    " key TEXT NOT NULL, kind TEXT NOT NULL, item_id TEXT NOT NULL, date TEXT NOT NULL,"
-    " who TEXT NOT NULL, detail JSONB NOT NULL, PRIMARY KEY (key, kind, item_id))",
-    "CREATE INDEX IF NOT EXISTS view_rows_by_kind_date ON view_rows (kind, date)",
-    ALIASES_DDL,
-)
-
-
-class PostgresViewStore:
-    def __init__(self, conninfo: str, schema: str, pool_size: int = 4,
-                 seal: DocumentSeal = PLAIN) -> None:
-        self.seal = seal
-        from psycopg import sql
-        from psycopg_pool import ConnectionPool
-
-        self._pool = ConnectionPool(
-            conninfo, min_size=1, max_size=pool_size, open=True,
-            # Autocommit: a read is one round trip (no COMMIT after it); apply_batch opens its
-            # own transaction explicitly.
-            kwargs={"autocommit": True, "options": f"-c search_path={schema}"},
-        )
-        with self._pool.connection() as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-            for statement in POSTGRES_SCHEMA:
-                conn.execute(statement)
-
-    def position(self, projection: str) -> Position:
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                "SELECT stream_seq, store_position FROM projection_positions WHERE projection=%s",
-                (projection,),
-            ).fetchone()
-        return Position(*row) if row else Position()
-
-    def get(self, view: str, key: str) -> Doc | None:
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                f"SELECT doc FROM view_documents WHERE view={RESOLVE.format(p='%s')} AND key=%s",
-                (view, view, key),
-            ).fetchone()
-        return self.seal.open(row[0]) if row else None
-
-    def scan(self, view: str) -> list[Doc]:
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT doc FROM view_documents WHERE view={RESOLVE.format(p='%s')}", (view, view)
-            ).fetchall()
-        return [self.seal.open(r[0]) for r in rows]
-
-    def rows(self, query: RowQuery) -> tuple[list[Doc], int]:
-        where, params = _row_filter(query, "%s")
-        with self._pool.connection() as conn:
-            total = conn.execute(f"SELECT count(*) FROM view_rows WHERE {where}",
-                                 params).fetchone()
-            found = conn.execute(
-                f"SELECT detail, date FROM view_rows WHERE {where} "
-                "ORDER BY date, key, item_id LIMIT %s OFFSET %s",
-                [*params, query.limit, query.offset]).fetchall()
-        return ([{**self.seal.open(d), "date": date} for d, date in found],
-                int(total[0] if total else 0))
-
-    def apply_batch(
-        self, projection: str, view: str, events: Iterable[tuple[int, Doc]], apply: Apply,
-        keys_of: KeysOf, derive: Derive | None = None,
-    ) -> Position:
-        from psycopg.types.json import Jsonb
-
-        with self._pool.connection() as conn, conn.transaction():
-            row = conn.execute(
-                "SELECT stream_seq, store_position FROM projection_positions "
-                "WHERE projection=%s FOR UPDATE",
-                (projection,),
-            ).fetchone()
-            current = Position(*row) if row else Position()
-            resolved = conn.execute(f"SELECT {RESOLVE.format(p='%s')}", (view, view)).fetchone()
-            view = resolved[0] if resolved else view
-
-            def load(key: str) -> Doc | None:
-                r = conn.execute(
-                    "SELECT doc FROM view_documents WHERE view=%s AND key=%s", (view, key)
-                ).fetchone()
-                return self.seal.open(r[0]) if r else None
-
-            changed, pos = _fold(current, events, load, apply, keys_of)
-            docs, rows = _writes(view, changed, derive)
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO view_documents(view, key, doc) VALUES (%s,%s,%s) "
-                    "ON CONFLICT(view, key) DO UPDATE SET doc=excluded.doc",
-                    [(v, k, Jsonb(self.seal.seal(d))) for v, k, d in docs],
-                )
-                for key, key_rows in rows.items():
-                    cur.execute("DELETE FROM view_rows WHERE key=%s", (key,))
-                    cur.executemany(
-                        "INSERT INTO view_rows(key, kind, item_id, date, who, detail) "
-                        "VALUES (%s,%s,%s,%s,%s,%s)",
-                        [(key, r.kind, r.item_id, r.date, r.who, Jsonb(self.seal.seal(r.detail)))
-                         for r in key_rows])
-            conn.execute(
-                "INSERT INTO projection_positions(projection, stream_seq, store_position) "
-                "VALUES (%s,%s,%s) ON CONFLICT(projection) DO UPDATE SET "
-                "stream_seq=excluded.stream_seq, store_position=excluded.store_position",
-                (projection, pos.stream_seq, pos.store_position),
-            )
-        return pos
-
-    def close(self) -> None:
-        self._pool.close()

@@ -25,6 +25,7 @@ from services.api.care_queries import CareQueries
 from services.api.disclosure_recorder import DisclosureRecorder
 from services.api.http_app import HealthProbe, authenticator, create_http_app
 from services.api.nats_queries import NatsQueries
+from services.api.view_cache import CachedViews
 from services.audit.hash_chain import HashChain, open_chain_table
 from services.audit.hash_chain_keeper import HashChainKeeper
 from services.audit.http_routes import create_audit_router
@@ -89,6 +90,7 @@ class Runtime:
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     token_secret: str | None = None
     disclosures: DisclosureRecorder | None = None
+    view_cache: CachedViews | None = None
     _nats_queries: NatsQueries | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
     feeds: FeedPublisher | None = None
@@ -178,13 +180,15 @@ class Runtime:
         keys = TokenKeys(self.token_secret, s.token_jwks_url, s.token_issuer, s.token_audience)
         self.disclosures = DisclosureRecorder(self.app, s.disclosure_batch_ms)
         self.disclosures.start()
+        self.view_cache = CachedViews(self.views, s.view_cache_poll_ms / 1000)
+        self.view_cache.start()
         try:  # treating providers (who may break the glass) are named in the registry
             treating = load_partner_registry(s).treating_providers
         except RegistryNotConfigured:
             log.warning("no_partner_registry", effect="nobody may break the glass")
             treating = frozenset()
-        queries = CareQueries(self.app, self.views, self.disclosures, s.break_glass_minutes,
-                              treating)
+        queries = CareQueries(self.app, self.view_cache, self.disclosures,
+                              s.break_glass_minutes, treating)
         self._nats_queries = NatsQueries(self._nc, queries, keys, s.token_issuer)
         await self._nats_queries.start()
         audit = create_audit_router(
@@ -276,6 +280,8 @@ class Runtime:
                 log.exception("component_stop_failed")
         for recorder in [*self._recorders, *([self.disclosures] if self.disclosures else [])]:
             await recorder.stop()
+        if self.view_cache is not None:
+            await self.view_cache.stop()
         if self._nc is not None:
             try:
                 await self._nc.close()

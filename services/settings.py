@@ -59,7 +59,12 @@ class Settings(BaseSettings):
     token_jwks_url: str | None = Field(
         default=None, description="An identity provider's JWKS: trust its RS256/ES256 tokens.")
     break_glass_minutes: int = 60
-    disclosure_batch_ms: float = 5.0
+    disclosure_batch_ms: float = Field(
+        default=0.0, description="Extra wait to gather reads into one commit; 0 commits "
+        "whatever is waiting as soon as the previous commit is done.")
+    view_cache_poll_ms: float = Field(
+        default=10.0, description="How often the API asks the view store which documents "
+        "changed (its in-memory copies are at most this much staler than the store).")
     encryption: Literal["auto", "on", "off"] = Field(
         default="auto",
         description="Event payloads and view documents encrypted at rest: auto and on = on "

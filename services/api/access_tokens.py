@@ -78,6 +78,12 @@ def issue(secret: str, caller: Caller, ttl: timedelta = DEFAULT_TTL, issuer: str
 
 def verify(keys: str | TokenKeys, token: str, issuer: str = "careloop") -> Caller:
     """``keys``: a TokenKeys, or (embedded and tests) just the HS256 secret."""
+    return verify_claims(keys, token, issuer)[0]
+
+
+def verify_claims(keys: str | TokenKeys, token: str,
+                  issuer: str = "careloop") -> tuple[Caller, float]:
+    """The caller and the token's expiry (seconds since the epoch), or InvalidToken."""
     if isinstance(keys, str):
         keys = TokenKeys(secret=keys, issuer=issuer)
     try:
@@ -91,7 +97,7 @@ def verify(keys: str | TokenKeys, token: str, issuer: str = "careloop") -> Calle
     role, org = claims.get("role"), claims.get("org")
     if role not in ROLES or not isinstance(org, str) or not org:
         raise InvalidToken("claims")
-    return Caller(user=str(claims["sub"]), role=role, organisation=org)
+    return Caller(user=str(claims["sub"]), role=role, organisation=org), float(claims["exp"])
 
 
 def secret_for(configured: str | None, data_dir: Path, create: bool) -> str:

@@ -10,6 +10,7 @@ Disclosure before any data is returned; every refused attempt is recorded too.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -24,6 +25,7 @@ from projections.care_plan_derived import NOTES_VIEW, notes_key
 from projections.view_store import ViewStore
 from services.api.access_tokens import Caller
 from services.api.disclosure_recorder import DisclosureRecorder, Read, Refusal
+from services.api.view_cache import CachedViews
 from services.store.care_app import CareLoop
 
 Doc = dict[str, Any]
@@ -62,6 +64,12 @@ def in_scope(scope: Doc | None, caller: Caller, today: date) -> bool:
     return access_scope.on_caseload(scope, caller.user, caller.role, caller.organisation, today)
 
 
+def _render_plan(doc: Doc) -> bytes:
+    """As FastAPI's JSONResponse encodes it (view documents hold JSON types only)."""
+    return json.dumps(care_plan.as_response(doc), ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":")).encode()
+
+
 class CareQueries:
     def __init__(self, app: CareLoop, views: ViewStore, recorder: DisclosureRecorder,
                  break_glass_minutes: int = 60,
@@ -78,8 +86,13 @@ class CareQueries:
                                             refused.reason, channel))
         return refused
 
+    async def _document(self, view: str, key: str) -> Doc | None:
+        if isinstance(self.views, CachedViews):  # from memory when it is there
+            return await self.views.fetch(view, key)
+        return await asyncio.to_thread(self.views.get, view, key)
+
     async def scope(self, client_id: UUID) -> Doc | None:
-        return await asyncio.to_thread(self.views.get, access_scope.SCOPE_VIEW, str(client_id))
+        return await self._document(access_scope.SCOPE_VIEW, str(client_id))
 
     async def require_scope(self, caller: Caller, client_id: UUID, what: str,
                             channel: str) -> Doc:
@@ -100,6 +113,22 @@ class CareQueries:
 
     async def care_plan(self, caller: Caller, client_id: UUID, *, purpose: str | None = None,
                         access: str | None = None, channel: str = "http") -> Doc:
+        _, _, doc = await self._care_plan(caller, client_id, purpose, access, channel)
+        return care_plan.as_response(doc)
+
+    async def care_plan_json(self, caller: Caller, client_id: UUID, *,
+                             purpose: str | None = None, access: str | None = None,
+                             channel: str = "http") -> bytes:
+        """The same answer as ``care_plan``, encoded; the bytes of an unchanged document are
+        made once and served again (``CachedViews.rendered``)."""
+        view, key, doc = await self._care_plan(caller, client_id, purpose, access, channel)
+        if isinstance(self.views, CachedViews):
+            return self.views.rendered(view, key, doc, _render_plan)
+        return _render_plan(doc)
+
+    async def _care_plan(self, caller: Caller, client_id: UUID, purpose: str | None,
+                         access: str | None, channel: str) -> tuple[str, str, Doc]:
+        """The view, key and document to serve, after every check, with the read recorded."""
         if access == "break-glass":
             return await self._break_glass_view(caller, client_id, channel)
         if access not in (None, ""):
@@ -107,12 +136,12 @@ class CareQueries:
         view = role_views.view_name(caller.role)
         why = await self._purpose(caller, purpose, client_id, view, channel)
         await self.require_scope(caller, client_id, view, channel)
-        doc = await asyncio.to_thread(self.views.get, view,
-                                      role_views.view_key(str(client_id), caller.organisation))
+        key = role_views.view_key(str(client_id), caller.organisation)
+        doc = await self._document(view, key)
         if doc is None:  # in scope but not yet rendered for this audience: nothing to show
             raise await self.refuse(caller, client_id, view, out_of_scope(client_id), channel)
         await self.recorder.record(Read(client_id, caller, view, why, channel))
-        return care_plan.as_response(doc)
+        return view, key, doc
 
     def _access_id(self, caller: Caller, client_id: UUID) -> UUID:
         return BreakGlassAccess.id_for(client_id, caller.user, caller.organisation, caller.role)
@@ -134,7 +163,8 @@ class CareQueries:
         if await self.scope(client_id) is None:
             raise await self.refuse(caller, client_id, what, out_of_scope(client_id), channel)
 
-    async def _break_glass_view(self, caller: Caller, client_id: UUID, channel: str) -> Doc:
+    async def _break_glass_view(self, caller: Caller, client_id: UUID,
+                                channel: str) -> tuple[str, str, Doc]:
         view = role_views.view_name(role_views.BREAK_GLASS)
         await self._may_break_glass(caller, client_id, view, channel)
         access = await asyncio.to_thread(self.app.find, self._access_id(caller, client_id),
@@ -143,7 +173,7 @@ class CareQueries:
             raise await self.refuse(caller, client_id, view, QueryRefused(
                 403, "no open break-glass access; open one with a reason first",
                 "no_open_access"), channel)
-        doc = await asyncio.to_thread(self.views.get, view, str(client_id))
+        doc = await self._document(view, str(client_id))
         if doc is None:
             raise await self.refuse(caller, client_id, view, out_of_scope(client_id), channel)
         purpose = "emergency"
@@ -151,7 +181,7 @@ class CareQueries:
             doc, purpose = {k: v for k, v in doc.items() if k != "contact"}, "audit"
         await self.recorder.record(Read(client_id, caller, view, purpose, channel,
                                         access.reason))
-        return care_plan.as_response(doc)
+        return view, str(client_id), doc
 
     async def open_break_glass(self, caller: Caller, client_id: UUID, reason: str,
                                channel: str = "http") -> Doc:
@@ -198,7 +228,7 @@ class CareQueries:
                 403, "psychotherapy notes are kept to their author"), channel)
         why = await self._purpose(caller, purpose, client_id, NOTES_VIEW, channel)
         key = notes_key(str(client_id), caller.organisation, caller.role, caller.user)
-        doc = await asyncio.to_thread(self.views.get, NOTES_VIEW, key)
+        doc = await self._document(NOTES_VIEW, key)
         if doc is None:  # nothing of theirs: still only for clients on their caseload
             await self.require_scope(caller, client_id, NOTES_VIEW, channel)
             doc = {"client_id": str(client_id), "author_id": caller.user,

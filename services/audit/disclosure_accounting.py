@@ -1,8 +1,9 @@
 """Accounting of disclosures (HIPAA 164.528): who read or received a client's record.
 
-Two kinds of stored fact answer it: every read is a ``Disclosure.Recorded`` event (auditors'
-own reads included), and every referral sends the client's information to another
-organisation. Both are found with a topic filter in the store, page by page.
+Three kinds of stored fact answer it: reads over the API are in the read log
+(``services.store.read_log``), audit tools' own reads are ``Disclosure.Recorded`` events,
+and every referral sends the client's information to another organisation. Events are
+found with a topic filter in the store, page by page; entries come out in time order.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from domain.provenance import Actor, Provenance
 from domain.referral import Referral
 from services.store.care_app import CareLoop
 from services.store.event_records import ClientResolver, notifications, record_of
+from services.store.read_log import ReadFact, ReadLog
 
 DISCLOSED_BY_REFERRAL = ("domain.referral:Referral.Made", "domain.referral:Referral.Requested")
 READ_TOPIC = "domain.disclosure:Disclosure.Recorded"
@@ -48,6 +50,7 @@ class DisclosureEntry:
     break_glass_reason: str | None
     channel: str
     position: int
+    """Store position of the event; 0 for a read from the read log."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,7 +76,25 @@ def record_read(
 def accounting(
     app: CareLoop, client_id: UUID, since: datetime | None = None, until: datetime | None = None,
 ) -> Iterator[DisclosureEntry]:
-    """Every read and disclosure of the client's record in [since, until), in store order."""
+    """Every read and disclosure of the client's record in [since, until), oldest first."""
+    logged = [_logged(f) for f in ReadLog(app).reads() if f.client_id == client_id]
+    entries = sorted([*_stored(app, client_id), *logged],
+                     key=lambda e: datetime.fromisoformat(e.at))
+    for entry in entries:
+        at = datetime.fromisoformat(entry.at)
+        if (since is None or at >= since) and (until is None or at < until):
+            yield entry
+
+
+def _logged(fact: ReadFact) -> DisclosureEntry:
+    return DisclosureEntry(
+        at=fact.read_at.isoformat(), kind="read", recipient=fact.viewer_id,
+        role=fact.viewer_role, organisation=fact.viewer_organisation, what=fact.view,
+        purpose=fact.purpose, break_glass_reason=fact.break_glass_reason, channel=fact.channel,
+        position=0)
+
+
+def _stored(app: CareLoop, client_id: UUID) -> Iterator[DisclosureEntry]:
     wanted = str(client_id)
     clients = ClientResolver(app)
     topics = (READ_TOPIC, *DISCLOSED_BY_REFERRAL)
@@ -89,10 +110,7 @@ def accounting(
                 if referral is not None:
                     record["data"].update(to_service=referral.to_service,
                                           to_organisation=referral.to_organisation)
-            entry = _entry(record)
-            at = datetime.fromisoformat(entry.at)
-            if (since is None or at >= since) and (until is None or at < until):
-                yield entry
+            yield _entry(record)
 
 
 def _entry(record: dict[str, Any]) -> DisclosureEntry:

@@ -38,6 +38,7 @@ from services.audit.timeline import TimelineFilter, timeline
 from services.projector.registry import PROJECTIONS
 from services.settings import Settings
 from services.store.care_app import CareLoop
+from services.store.read_log import ReadLog
 
 log = structlog.get_logger("careloop.http.audit")
 
@@ -189,9 +190,11 @@ def create_audit_router(
             finally:
                 table.close()
             finding = report.finding
-            return {"ok": report.ok, "checked": report.checked,
+            broken_read = ReadLog(app).verify()
+            return {"ok": report.ok and broken_read is None, "checked": report.checked,
                     "head": f"{report.head_position}:{report.head_hash}",
-                    "finding": None if finding is None else vars(finding)}
+                    "finding": None if finding is None else vars(finding),
+                    "read_log_broken_at": broken_read}
 
         return await asyncio.to_thread(run)
 

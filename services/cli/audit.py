@@ -40,6 +40,7 @@ from services.projector.registry import PROJECTIONS
 from services.settings import Settings
 from services.store.care_app import CareLoop, create_care_app
 from services.store.event_store_config import eventsourcing_env
+from services.store.read_log import ReadLog
 from services.store.view_stores import open_view_store
 
 audit_app = typer.Typer(help="Audit: history, past states, tamper evidence, disclosures, "
@@ -182,9 +183,13 @@ def verify_cmd(
             report = chain.verify(expect_head)
         finally:
             table.close()
+        broken_read = ReadLog(app).verify()
+    if broken_read is not None:
+        out.print(f"[red]TAMPERED[/red]: the read log breaks at row {broken_read}.")
+        raise typer.Exit(2)
     if report.ok:
         out.print(f"[green]OK[/green]: {report.checked} events verified"
-                  f" ({added} newly chained).")
+                  f" ({added} newly chained); the read log is intact.")
         out.print(f"head: {report.head_position}:{report.head_hash}")
         return
     assert report.finding is not None

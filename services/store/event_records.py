@@ -15,8 +15,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import Notification
 
-from services.relay.outbound_events import is_published, to_outbound
+from services.relay.outbound_events import is_published
 from services.store.care_app import CareLoop
+from services.store.public_records import PublicRecords
 
 PAGE = 1000
 """Notifications read per query: memory stays flat however long the history is."""
@@ -35,11 +36,18 @@ class ClientResolver:
     def __init__(self, app: CareLoop, limit: int = 100_000) -> None:
         self.app, self.limit = app, limit
         self._clients: dict[UUID, UUID | None] = {}
+        self.public = PublicRecords(app)
 
     def learn(self, event: DomainEventProtocol[Any]) -> None:
         client_id = getattr(event, "client_id", None)
         if isinstance(client_id, UUID):
             self._remember(event.originator_id, client_id)
+
+    def learn_record(self, record: Record) -> None:
+        """The same, from a public dict: what the event itself names as its client."""
+        client_id = record["data"].get("client_id")
+        if isinstance(client_id, str):
+            self._remember(UUID(record["aggregate_id"]), UUID(client_id))
 
     def __call__(self, aggregate_id: UUID) -> UUID | None:
         if aggregate_id not in self._clients:
@@ -58,9 +66,9 @@ def record_of(app: CareLoop, note: Notification, clients: ClientResolver) -> Rec
     """The public event dict of a stored domain event (None for internal bookkeeping)."""
     if not is_published(note.topic):
         return None
-    event = app.mapper.to_domain_event(note)
-    clients.learn(event)
-    return to_outbound(event, note.id, clients).model_dump(mode="json")
+    record = clients.public(note, clients)
+    clients.learn_record(record)
+    return record
 
 
 def notifications(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from projections.sealed_documents import DocumentSeal
-from projections.view_store import PostgresViewStore, SQLiteViewStore, ViewStore
+from projections.view_store import SQLiteViewStore, ViewStore
+from projections.view_store_postgres import PostgresViewStore
 from services.settings import Settings
 from services.store.encryption_at_rest import key_ring
 from services.store.event_store_config import postgres_conninfo

@@ -7,17 +7,15 @@ import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from eventsourcing.utils import get_topic
 from playwright.async_api import Browser, Page, async_playwright
 
-from domain.disclosure import Disclosure
 from services.bus.embedded_auth import load_credentials
 from services.partners.demo import post_story
 from services.runtime import Runtime
 from services.settings import Settings
+from services.store.read_log import ReadFact, ReadLog
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
@@ -86,15 +84,12 @@ async def shot(page: Page, name: str) -> None:
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-async def reads_by(runtime: Runtime, user: str) -> list[Disclosure]:
-    """Recorded reads (Disclosure events) of one person, oldest first."""
+async def reads_by(runtime: Runtime, user: str) -> list[ReadFact]:
+    """Recorded reads (the read log) of one person, oldest first."""
     assert runtime.app is not None
     app = runtime.app
-    topic = get_topic(Disclosure.Recorded)
-    notes = await asyncio.to_thread(app.recorder.select_notifications, 1, 100_000, None,
-                                    [topic])
-    found: list[Any] = [app.repository.get(n.originator_id) for n in notes]
-    return [d for d in found if d.viewer_id == user]
+    found = await asyncio.to_thread(lambda: list(ReadLog(app).reads()))
+    return [r for r in found if r.viewer_id == user]
 
 
 async def storage_is_empty(page: Page) -> bool:

@@ -22,6 +22,7 @@ from nats.aio.msg import Msg
 
 from contracts.v1.receipts import Receipt
 from services.bus.streams import ensure_streams, inbound_subject, receipts_subject
+from services.commands import batch
 from services.commands import registry as inbound_commands
 from services.runtime import Runtime
 from services.settings import Settings
@@ -98,16 +99,15 @@ async def test_ack_only_after_commit_and_a_transient_failure_is_retried_until_ap
     runtime: Runtime, partner: Partner, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert runtime.app is not None
-    store = runtime.app.events
-    real_put, attempts, database_down = store.put, [], [True]
+    real_write, attempts, database_down = batch.write_events, [], [True]
 
-    def put(events: Any, **kwargs: Any) -> Any:
+    def write(app: Any, events: Any) -> Any:  # the batch's one write to the store
         attempts.append(len(events))
         if database_down[0]:
             raise OperationalError("the database is restarting")
-        return real_put(events, **kwargs)
+        return real_write(app, events)
 
-    monkeypatch.setattr(store, "put", put)
+    monkeypatch.setattr(batch, "write_events", write)
     seq = await partner.publish(message("client.registered"))
 
     await until(lambda: len(attempts) >= 2)  # delivered, refused by the store, delivered again

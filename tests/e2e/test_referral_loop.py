@@ -145,14 +145,15 @@ async def test_health_reports_nats_store_and_zero_lag_once_caught_up(
     await ehr.post(message("client.registered"))
     await care_plan(runtime, lambda p: p["client"] is not None)
     async with httpx.AsyncClient(base_url=runtime.http_url or "") as http:
-        for _ in range(600):  # the reads above were recorded: wait until those are projected
+        for _ in range(600):  # until the relay and projector have caught up
             health = (await http.get("/health")).json()
             if health["projection"]["lag"] == 0 and health["relay"]["lag"] == 0:
                 break
             await asyncio.sleep(0.05)
         spec = (await http.get("/openapi.json")).json()
     assert health["status"] == "ok" and health["nats"]["connected"]
-    assert health["store"]["head"] > 2  # registration, its ledger entry, and recorded reads
+    assert health["store"]["head"] >= 2  # registration and its ledger entry (reads are in
+    # the read log, not the event store)
     assert health["projection"]["lag"] == 0 and health["relay"]["lag"] == 0
     assert "/clients/{client_id}/care-plan" in spec["paths"]
 

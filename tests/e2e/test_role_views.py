@@ -12,14 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
-from eventsourcing.utils import get_topic
 
-from domain.disclosure import Disclosure
 from projections import care_plan, role_views
 from projections.care_plan_derived import NOTES_VIEW, derive
 from projections.view_store import SQLiteViewStore
 from services.runtime import Runtime
 from services.settings import Settings
+from services.store.read_log import ReadFact, ReadLog
 from tests.e2e.test_care_story import Team
 from tests.helpers import CLIENT_ID, bearer, with_partner_registry
 from tests.rebuild import project
@@ -175,12 +174,11 @@ async def test_revoking_consent_removes_the_data_from_the_advocates_view(
     assert "goals" not in view and view["referrals"] == []
 
 
-async def disclosures(runtime: Runtime) -> list[Disclosure]:
-    assert runtime.app is not None
-    topic = get_topic(Disclosure.Recorded)
-    notes = await asyncio.to_thread(runtime.app.recorder.select_notifications, 1, 10_000,
-                                    None, [topic])
-    return [runtime.app.repository.get(n.originator_id) for n in notes]
+async def disclosures(runtime: Runtime) -> list[ReadFact]:
+    """The reads recorded so far, in the order they were committed (the read log)."""
+    app = runtime.app
+    assert app is not None
+    return await asyncio.to_thread(lambda: list(ReadLog(app).reads()))
 
 
 async def test_every_read_is_recorded_with_who_what_and_why(runtime: Runtime, story: Team) -> None:

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from projections.view_store import PostgresViewStore, SQLiteViewStore, ViewStore
+from projections.view_store import SQLiteViewStore, ViewStore
+from projections.view_store_postgres import PostgresViewStore
 from services.settings import Settings
 from services.store.view_stores import open_view_store
 
