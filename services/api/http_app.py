@@ -8,6 +8,7 @@ client exists. Every read is recorded before its data is sent.
 # No `from __future__ import annotations`: FastAPI must see the route annotations, which
 # refer to names local to create_http_app, as objects.
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -20,6 +21,8 @@ from pydantic import BaseModel, Field
 
 from services.api.access_tokens import Caller, InvalidToken, verify
 from services.api.care_queries import WORKLISTS, CareQueries, QueryRefused
+from services.fhir.care_plan_export import MEDIA_TYPE as FHIR_JSON
+from services.fhir.care_plan_export import care_plan_bundle
 
 log = structlog.get_logger("careloop.http")
 
@@ -97,6 +100,19 @@ def create_http_app(
     ) -> dict[str, Any]:
         structlog.contextvars.bind_contextvars(client_id=str(client_id))
         return await answer(queries.care_plan(who, client_id, purpose=purpose, access=access))
+
+    @api.get("/clients/{client_id}/fhir", response_class=Response, responses={200: {
+        "description": "The caller's care plan as a FHIR R4 Bundle (type collection), "
+                       "rendered from the same role view as /care-plan.",
+        "content": {FHIR_JSON: {"schema": {"type": "object"}}}}})
+    async def get_care_plan_fhir(
+        client_id: UUID, who: Who, purpose: PurposeHeader = None,
+        access: Annotated[Literal["break-glass"] | None, Query(
+            description="'break-glass' after opening emergency access")] = None,
+    ) -> Response:
+        structlog.contextvars.bind_contextvars(client_id=str(client_id))
+        view = await answer(queries.care_plan(who, client_id, purpose=purpose, access=access))
+        return Response(json.dumps(care_plan_bundle(view)), media_type=FHIR_JSON)
 
     @api.post("/clients/{client_id}/break-glass")
     async def post_break_glass(

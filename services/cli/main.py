@@ -16,12 +16,14 @@ from rich.console import Console
 
 from services.api.access_tokens import ROLES, Caller, issue, secret_for
 from services.cli.audit import audit_app
+from services.cli.fhir import fhir_cmd
 from services.cli.structured_logging import configure_logging
 from services.settings import Settings
 
 app = typer.Typer(help="careloop: the shared spine of an interdisciplinary care team.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(audit_app, name="audit")
+app.command("fhir")(fhir_cmd)
 out = Console(soft_wrap=True)
 RUNTIME_FILE = "runtime.json"
 

@@ -1,0 +1,71 @@
+"""``GET /clients/{id}/fhir``, the NATS query and ``careloop fhir``: the caller's own view as
+a FHIR Bundle, with the care plan's checks and its recorded read. Real nats-server, both
+stores."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+from fhir.resources.R4B.bundle import Bundle
+
+from services.cli.fhir import ask
+from services.fhir.bundle import unresolved
+from services.runtime import Runtime
+from tests.e2e.test_care_story import Team
+from tests.e2e.test_role_views import HOUSING, SW, disclosures, get, story
+from tests.helpers import CLIENT_ID, bearer
+
+__all__ = ["story"]  # the care story fixture, shared with the role-view tests
+
+FHIR_PATH = f"/clients/{CLIENT_ID}/fhir"
+
+
+async def test_fhir_bundle_is_the_callers_view_with_the_same_read_record(
+    runtime: Runtime, story: Team
+) -> None:
+    before = len(await disclosures(runtime))
+    answer = await get(runtime, SW, FHIR_PATH)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/fhir+json")
+    bundle = answer.json()
+    Bundle.model_validate(bundle)
+    assert unresolved(bundle) == []
+    kinds = {e["resource"]["resourceType"] for e in bundle["entry"]}
+    assert {"Patient", "CarePlan", "Condition", "Observation", "ServiceRequest"} <= kinds
+    housing = (await get(runtime, HOUSING, FHIR_PATH)).json()
+    housing_kinds = {e["resource"]["resourceType"] for e in housing["entry"]}
+    assert not housing_kinds & {"Observation", "MedicationStatement", "RiskAssessment"}
+    reads = (await disclosures(runtime))[before:]
+    assert [(r.viewer_id, r.view) for r in reads] == [
+        ("sw-1042", "care_plan.clinical-social-worker"),
+        ("ha-207", "care_plan.housing-advocate")]
+
+
+async def test_fhir_refusals_are_the_care_plans_and_reveal_nothing(
+    runtime: Runtime, story: Team
+) -> None:
+    stranger = ("ha-999", "housing-advocate", "harbor-housing")
+    known = await get(runtime, stranger, FHIR_PATH)
+    unknown = await get(runtime, stranger, f"/clients/{uuid.uuid4()}/fhir")
+    assert known.status_code == unknown.status_code == 403
+    assert known.json() == unknown.json() == (await get(runtime, stranger)).json()
+    async with httpx.AsyncClient(base_url=runtime.http_url or "") as http:
+        assert (await http.get(FHIR_PATH)).status_code == 401
+
+
+async def test_fhir_over_nats_and_the_cli_query_give_the_same_bundle(
+    runtime: Runtime, story: Team
+) -> None:
+    token = bearer(runtime.token_secret or "", *HOUSING)["Authorization"].split()[1]
+    over_http = (await get(runtime, HOUSING, FHIR_PATH)).json()
+    over_nats = await ask(runtime.nats_url, {"token": token, "client_id": CLIENT_ID}, 10)
+    assert over_nats["status"] == 200
+
+    def entries(b: dict[str, object]) -> str:
+        return json.dumps(b["entry"], sort_keys=True)
+
+    assert entries(over_nats["body"]) == entries(over_http)
+    assert (await ask(runtime.nats_url, {"token": "forged", "client_id": CLIENT_ID},
+                      10))["status"] == 401
