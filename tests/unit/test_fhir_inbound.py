@@ -1,0 +1,90 @@
+"""FHIR messages become exactly the native referral message they mean, or a rejection that
+names the FHIR field to fix."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from contracts.v1.parsing import Rejection, parse_message
+from services.fhir.inbound import translate
+from tests.helpers import EXAMPLES
+
+RID = "2b9e4f61-7c3a-4d58-9e1b-6a0c5d3f8e72"
+
+
+def load(name: str) -> dict[str, Any]:
+    return json.loads((EXAMPLES / "fhir" / f"{name}.json").read_text())  # type: ignore[no-any-return]
+
+
+def parsed(doc: dict[str, Any]) -> Any:
+    raw = json.dumps(doc).encode()
+    return translate(parse_message(raw, doc["source_system"], doc["message_type"]))
+
+
+def test_the_examples_translate_to_the_native_loop() -> None:
+    made = parsed(load("fhir.referral"))
+    assert made.message_type == "referral.made"
+    assert (str(made.payload.referral_id), made.payload.to_service,
+            made.payload.to_organisation, made.payload.priority) == (
+        RID, "housing", "harbor-housing", "urgent")
+    assert made.message_id == load("fhir.referral")["message_id"]
+    accepted = parsed(load("fhir.task.accepted"))
+    assert (accepted.message_type, accepted.payload.owner) == ("referral.accepted", "ha-207")
+    completed = parsed(load("fhir.task.completed"))
+    assert (completed.message_type, completed.payload.outcome) == ("referral.completed",
+                                                                   "got-help")
+    closed = parsed(load("fhir.service_request.completed"))
+    assert closed.message_type == "referral.outcome_acknowledged"
+
+
+@pytest.mark.parametrize(("status", "native", "extra"), [
+    ("received", "referral.received", {}),
+    ("in-progress", "referral.started", {}),
+    ("rejected", "referral.rejected", {"statusReason": {"text": "No capacity."}}),
+    ("on-hold", "referral.put_on_hold", {"statusReason": {"text": "Waiting for papers."}}),
+    ("failed", "referral.failed", {"statusReason": {"text": "Could not reach them."}}),
+    ("cancelled", "referral.cancelled", {"statusReason": {"text": "Client moved away."}}),
+])
+def test_every_task_status_maps_to_its_native_message(status: str, native: str,
+                                                      extra: dict[str, Any]) -> None:
+    doc = load("fhir.task.accepted")
+    doc["payload"] = {**{k: v for k, v in doc["payload"].items() if k != "owner"},
+                      "status": status, **extra}
+    message = parsed(doc)
+    assert message.message_type == native
+    assert getattr(message.payload, "reason", None) == (extra.get("statusReason") or {}).get(
+        "text")
+
+
+def rejection(doc: dict[str, Any]) -> Rejection:
+    with pytest.raises(Rejection) as caught:
+        parsed(doc)
+    return caught.value
+
+
+def test_untranslatable_messages_name_the_fhir_field() -> None:
+    doc = load("fhir.task.accepted")
+    doc["payload"]["status"] = "requested"
+    assert rejection(doc).problems[0].rule == "fhir_status"
+    doc["payload"]["resourceType"] = "Patient"
+    assert rejection(doc).problems[0].field == "payload.resourceType"
+    doc = load("fhir.task.accepted")
+    doc["payload"]["status"] = "rejected"
+    assert [p.field for p in rejection(doc).problems] == ["payload.statusReason.text"]
+    doc = load("fhir.task.accepted")
+    doc["payload"]["authoredOn"] = "not a date"
+    assert rejection(doc).problems[0].rule == "fhir_r4"
+    doc = load("fhir.referral")
+    doc["payload"]["entry"][1]["resource"]["focus"] = {"reference": "ServiceRequest/other"}
+    assert rejection(doc).problems[0].rule == "fhir_task_focus"
+    doc = load("fhir.referral")
+    request = doc["payload"]["entry"][0]["resource"]
+    request["code"] = {"text": "food"}
+    request["category"] = []
+    assert [p.field for p in rejection(doc).problems] == ["ServiceRequest.code"]
+    doc = load("fhir.referral")
+    doc["payload"]["entry"].pop()
+    assert rejection(doc).problems[0].rule == "fhir_bundle_entries"
