@@ -19,6 +19,7 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Header, HTTPException, Pa
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from services.api import asyncapi_document
 from services.api.access_tokens import Caller, InvalidToken, verify
 from services.api.care_queries import WORKLISTS, CareQueries, QueryRefused
 from services.fhir.care_plan_export import MEDIA_TYPE as FHIR_JSON
@@ -84,6 +85,14 @@ def create_http_app(
             return await call
         except QueryRefused as refused:
             raise HTTPException(refused.status, refused.detail) from None
+
+    asyncapi_json = asyncapi_document.render()
+
+    @api.get("/asyncapi.json", response_class=Response, responses={200: {
+        "description": "The AsyncAPI 3.0 document of careloop's NATS interface.",
+        "content": {"application/json": {"schema": {"type": "object"}}}}})
+    async def get_asyncapi() -> Response:
+        return Response(asyncapi_json, media_type="application/json")
 
     @api.get("/health", response_model=HealthProbe)
     async def get_health(response: Response) -> HealthProbe:

@@ -176,6 +176,14 @@ def nats_config(
 
 
 @app.command()
+def asyncapi() -> None:
+    """Regenerate contracts/asyncapi.json (AsyncAPI 3.0) from the contracts."""
+    from services.api.asyncapi_document import write
+
+    out.print(f"wrote {write()}")
+
+
+@app.command()
 def contracts() -> None:
     """Regenerate contracts/schemas and docs/catalogue.md (message types, event names,
     rejection codes) from the code."""
