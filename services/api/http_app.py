@@ -15,20 +15,41 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, HTTPException, Path, Query, Response
+from fastapi import (
+    APIRouter,
+    Body,
+    Depends,
+    FastAPI,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+)
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from services.api import asyncapi_document
+from services.api import asyncapi_document, openapi_cleanup
 from services.api.access_tokens import Caller, InvalidToken, verify
 from services.api.care_queries import WORKLISTS, CareQueries, QueryRefused
+from services.api.response_models import (
+    BreakGlassGrant,
+    CarePlanView,
+    PsychotherapyNotes,
+    WorklistPage,
+    refusals,
+)
 from services.fhir.care_plan_export import MEDIA_TYPE as FHIR_JSON
 from services.fhir.care_plan_export import care_plan_bundle
 
 log = structlog.get_logger("careloop.http")
 
 Purpose = Literal["treatment", "care-coordination", "audit"]
-bearer = HTTPBearer(auto_error=False, description="A token from `careloop token`.")
+bearer = HTTPBearer(auto_error=False, bearerFormat="JWT",
+                    description="A signed JWT (HS256) from `careloop token` or your identity "
+                                "provider: sub, role, organisation, exp.")
 
 
 class HealthProbe(BaseModel):
@@ -73,6 +94,7 @@ def create_http_app(
         version="0.1.0",
         description="Care-plan views per role, worklists, audit and health for "
                     "interdisciplinary care teams. Every read is recorded.",
+        dependencies=[Depends(openapi_cleanup.refuse_unknown_query)],
     )
     caller = authenticator(token_secret, issuer)
 
@@ -94,14 +116,24 @@ def create_http_app(
     async def get_asyncapi() -> Response:
         return Response(asyncapi_json, media_type="application/json")
 
-    @api.get("/health", response_model=HealthProbe)
+    @api.exception_handler(Exception)
+    async def unavailable(request: Request, error: Exception) -> JSONResponse:
+        """A dependency failed mid-request (store away, read not recorded): fail closed,
+        and say so as 503 rather than as a server error."""
+        log.warning("request_unavailable", error=type(error).__name__)
+        return JSONResponse({"detail": "temporarily unavailable; try again"}, status_code=503)
+
+    @api.get("/health", response_model=HealthProbe, responses={
+        503: {"model": HealthProbe, "description": "Degraded: a dependency is away or stuck."}})
     async def get_health(response: Response) -> HealthProbe:
         probe = await health()
         if probe.status != "ok":
             response.status_code = 503
         return probe
 
-    @api.get("/clients/{client_id}/care-plan")
+    @api.get("/clients/{client_id}/care-plan", response_model=None, responses={
+        200: {"model": CarePlanView, "description": "The caller's role view."},
+        **refusals(400, 401, 403, 404, 503)})
     async def get_care_plan(
         client_id: UUID, who: Who, purpose: PurposeHeader = None,
         access: Annotated[Literal["break-glass"] | None, Query(
@@ -113,7 +145,8 @@ def create_http_app(
     @api.get("/clients/{client_id}/fhir", response_class=Response, responses={200: {
         "description": "The caller's care plan as a FHIR R4 Bundle (type collection), "
                        "rendered from the same role view as /care-plan.",
-        "content": {FHIR_JSON: {"schema": {"type": "object"}}}}})
+        "content": {FHIR_JSON: {"schema": {"type": "object"}}}},
+        **refusals(400, 401, 403, 404, 503)})
     async def get_care_plan_fhir(
         client_id: UUID, who: Who, purpose: PurposeHeader = None,
         access: Annotated[Literal["break-glass"] | None, Query(
@@ -123,7 +156,9 @@ def create_http_app(
         view = await answer(queries.care_plan(who, client_id, purpose=purpose, access=access))
         return Response(json.dumps(care_plan_bundle(view)), media_type=FHIR_JSON)
 
-    @api.post("/clients/{client_id}/break-glass")
+    @api.post("/clients/{client_id}/break-glass", response_model=None, responses={
+        200: {"model": BreakGlassGrant, "description": "The grant, open until the time given."},
+        **refusals(400, 401, 403, 503)})
     async def post_break_glass(
         client_id: UUID, who: Who, request: Annotated[BreakGlassRequest, Body()],
     ) -> dict[str, Any]:
@@ -131,13 +166,17 @@ def create_http_app(
         log.warning("break_glass_opened")
         return await answer(queries.open_break_glass(who, client_id, request.reason))
 
-    @api.get("/clients/{client_id}/psychotherapy-notes")
+    @api.get("/clients/{client_id}/psychotherapy-notes", response_model=None, responses={
+        200: {"model": PsychotherapyNotes, "description": "The caller's own notes."},
+        **refusals(401, 403, 503)})
     async def get_own_notes(client_id: UUID, who: Who,
                             purpose: PurposeHeader = None) -> dict[str, Any]:
         structlog.contextvars.bind_contextvars(client_id=str(client_id))
         return await answer(queries.own_notes(who, client_id, purpose))
 
-    @api.get("/worklists/{name}")
+    @api.get("/worklists/{name}", response_model=None, responses={
+        200: {"model": WorklistPage, "description": "One page of the worklist."},
+        **refusals(400, 401, 403, 404, 503)})
     async def get_worklist(
         name: Annotated[str, Path(description=", ".join(WORKLISTS))],
         who: Who,
@@ -152,4 +191,5 @@ def create_http_app(
 
     if audit_router is not None:
         api.include_router(audit_router)
+    openapi_cleanup.install(api)
     return api

@@ -21,6 +21,7 @@ import structlog
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 
+from services.api.response_models import refusals
 from services.audit.as_of import aggregate_at_version, view_as_of
 from services.audit.disclosure_accounting import Reader, accounting, record_read
 from services.audit.fhir_export import timeline_bundle
@@ -36,7 +37,7 @@ log = structlog.get_logger("careloop.http.audit")
 def create_audit_router(
     app: CareLoop, settings: Settings, require_auditor: Callable[..., Any]
 ) -> APIRouter:
-    router = APIRouter(prefix="/audit", tags=["audit"])
+    router = APIRouter(prefix="/audit", tags=["audit"], responses=refusals(401, 403, 503))
     Auditor = Annotated[Any, Depends(require_auditor)]
 
     def reader_of(who: Any) -> Reader:
@@ -50,7 +51,11 @@ def create_audit_router(
         await asyncio.to_thread(record_read, app, client_id, reader, view, "http", "audit")
         log.info("audit_read", user=reader.user, client_id=str(client_id), view=view)
 
-    @router.get("/clients/{client_id}/timeline", response_model=None)
+    @router.get("/clients/{client_id}/timeline", response_model=None, responses={200: {
+        "description": "The client's history: JSON, NDJSON (one event per line) or a FHIR "
+                       "Bundle of Provenance and AuditEvent resources.",
+        "content": {"application/json": {"schema": {"type": "object"}},
+                    "application/x-ndjson": {"schema": {"type": "string"}}}}})
     async def get_timeline(
         client_id: UUID, who: Auditor,
         since: datetime | None = None, until: datetime | None = None,
@@ -67,7 +72,7 @@ def create_audit_router(
                                      media_type="application/x-ndjson")
         return {"client_id": str(client_id), "events": events}
 
-    @router.get("/clients/{client_id}/as-of")
+    @router.get("/clients/{client_id}/as-of", responses=refusals(404))
     async def get_as_of(
         client_id: UUID, who: Auditor, at: datetime,
         view: str = "care_plan", by: Literal["recorded", "business"] = "recorded",
@@ -80,7 +85,7 @@ def create_audit_router(
             raise HTTPException(404, f"client {client_id} had no {view} at {at.isoformat()}")
         return doc
 
-    @router.get("/aggregates/{aggregate_id}")
+    @router.get("/aggregates/{aggregate_id}", responses=refusals(404))
     async def get_aggregate(
         aggregate_id: UUID, who: Auditor, version: Annotated[int, Query(ge=1)],
     ) -> dict[str, Any]:

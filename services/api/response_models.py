@@ -1,0 +1,141 @@
+"""What the HTTP API answers, as models for the OpenAPI document.
+
+The views are written by the projector and served as they are: these models describe
+them (and are checked against live answers by the schemathesis conformance test) but never
+filter them. Every model allows extra fields, so a view that gains a section stays valid;
+sections a role may not see are simply absent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorBody(BaseModel):
+    """Why the request was refused; never says whether the client exists."""
+
+    detail: Any = Field(description="A sentence a person can act on (a list of field errors "
+                                    "for 422).")
+
+
+class Labels(Open):
+    """FHIR security labels of an entry."""
+
+    confidentiality: str | None = Field(None, description="v3 Confidentiality: N, R or V.")
+    sensitivity: list[str] = Field([], description="v3 ActCode sensitivities (PSY, SUD, ...).")
+    law: list[str] = Field([], description="Laws that govern it (42CFRPart2).")
+
+
+class Person(Open):
+    """Who acted."""
+
+    id: str = Field(description="The person's id in the sender's system.")
+    role: str | None = Field(None, description="The role they acted in.")
+    organisation: str | None = Field(None, description="The organisation they acted for.")
+
+
+class Referral(Open):
+    """A closed-loop referral (FHIR Task status)."""
+
+    referral_id: str = Field(description="The referral's id.")
+    to_service: str = Field(description="The service asked for.")
+    to_organisation: str | None = Field(None, description="The organisation asked.")
+    status: str = Field(description="draft, requested, received, accepted, rejected, "
+                                    "in-progress, on-hold, completed, failed, cancelled, "
+                                    "entered-in-error.")
+    outcome: str | None = Field(None, description="Outcome code once completed.")
+    loop_closed: bool | None = Field(None, description="The referrer acknowledged the outcome.")
+    history: list[dict[str, Any]] | None = Field(None, description="Every step, oldest first.")
+
+
+class CarePlanView(Open):
+    """A client's care plan as the caller's role may see it. Sections the role may not see
+    are absent, not masked; which ones a role gets is described in docs/domain.md."""
+
+    client_id: str = Field(description="The client's id.")
+    view: str = Field(description="Which role's view this is.")
+    status: str | None = Field(None, description="active or discharged.")
+    last_position: int | None = Field(None, description="Store position of the last event "
+                                                        "folded in.")
+    updated_at: str | None = Field(None, description="When the last event was recorded.")
+    client: dict[str, Any] | None = Field(None, description="Identity, as far as the role "
+                                                           "may see it.")
+    contact: dict[str, Any] | None = Field(None, description="Safe contact (SDV-safe).")
+    care_team: dict[str, dict[str, Any]] | None = Field(
+        None, description="Members by id: role, organisation, period.")
+    consents: dict[str, dict[str, Any]] | None = Field(None, description="Consents by id.")
+    needs: dict[str, dict[str, Any]] | None = Field(None, description="Needs by id.")
+    goals: dict[str, dict[str, Any]] | None = Field(None, description="Goals by id.")
+    tasks: dict[str, dict[str, Any]] | None = Field(None, description="Tasks by id.")
+    referrals: list[Referral] = Field([], description="Referrals, oldest first.")
+    screenings: list[dict[str, Any]] | None = Field(None, description="PHQ-9/GAD-7 in full.")
+    screening_trend: list[dict[str, Any]] | None = Field(
+        None, description="Band and date only (coordinators).")
+    risk_flags: dict[str, dict[str, Any]] | None = Field(None, description="Risk flags by id.")
+    risk_reviews: dict[str, dict[str, Any]] | None = Field(None, description="Risk reviews.")
+    diagnoses: dict[str, dict[str, Any]] | list[dict[str, Any]] | None = Field(
+        None, description="By id in full, or a summary list (coordinators).")
+    medications: dict[str, dict[str, Any]] | list[dict[str, Any]] | None = Field(
+        None, description="By id in full, or a summary list (coordinators).")
+    conferences: dict[str, dict[str, Any]] | None = Field(None, description="Case conferences "
+                                                                           "by id.")
+    substance_use: dict[str, dict[str, Any]] | None = Field(
+        None, description="Part 2 episodes, only under consent or break-glass.")
+    redisclosure_notice: str | None = Field(None, description="42 CFR 2.32 notice, with "
+                                                              "Part 2 data.")
+    safety_flag: str | None = Field(None, description="Advocates: that a flag exists.")
+    consent_required: str | None = Field(None, description="Advocates: why the domain is "
+                                                           "withheld.")
+    metadata: dict[str, Any] | None = Field(None, description="Auditors: metadata of the "
+                                                             "clinical record.")
+    break_glass: list[dict[str, Any]] | None = Field(None, description="Auditors: openings.")
+
+
+class PsychotherapyNotes(Open):
+    """The caller's own psychotherapy notes about a client (author only)."""
+
+    client_id: str = Field(description="The client's id.")
+    author_id: str = Field(description="The caller: notes are served to their author only.")
+    notes: dict[str, dict[str, Any]] = Field(description="Notes by id, with amendments.")
+
+
+class BreakGlassGrant(Open):
+    """An open emergency access grant."""
+
+    client_id: str = Field(description="The client's id.")
+    open_until: str = Field(description="When the grant closes (ISO 8601).")
+    view: str = Field(description="Where to read with it.")
+
+
+class WorklistItem(Open):
+    """One entry of a worklist: the client and what is waiting."""
+
+    client_id: str = Field(description="The client's id.")
+    client_name: str | None = Field(None, description="The client's name.")
+    date: str | None = Field(None, description="The date the entry is judged by.")
+
+
+class WorklistPage(Open):
+    """One page of a coordinator's worklist."""
+
+    worklist: str = Field(description="The worklist's name.")
+    as_of: str = Field(description="The day 'overdue' was judged on.")
+    total: int = Field(description="Entries in all pages.")
+    limit: int = Field(description="Page size asked for.")
+    offset: int = Field(description="Entries skipped.")
+    items: list[WorklistItem] = Field(description="This page's entries.")
+
+
+def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the refusals a route can give."""
+    why = {400: "Bad arguments.", 401: "Missing, forged or expired bearer token.",
+           403: "Outside the caller's rights (same answer whether or not the client exists).",
+           404: "Nothing there for the caller.",
+           503: "A dependency (store, NATS) is away; nothing was read; try again."}
+    return {code: {"model": ErrorBody, "description": why[code]} for code in codes}
