@@ -22,8 +22,22 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 """pydantic writes JSON Schema draft 2020-12; every schema says so."""
 
 
+ENVELOPE_FIELDS = {
+    "message_type": "The fact reported; must equal the type in the subject.",
+    "actor": "The person who acted: their id, role and organisation.",
+    "payload": "The facts this message reports (below).",
+}
+"""Envelope fields that each message type narrows (its own Literal type or payload model),
+which drops the envelope's description: they are described again here."""
+
+
 def annotate(schema: dict[str, Any]) -> dict[str, Any]:
-    """Declare the dialect (first key, so a reader sees it at once)."""
+    """Declare the dialect (first key, so a reader sees it at once) and describe the
+    envelope fields a message type narrowed."""
+    for name, text in ENVELOPE_FIELDS.items():
+        prop = (schema.get("properties") or {}).get(name)
+        if isinstance(prop, dict) and "description" not in prop:
+            prop["description"] = text
     return {"$schema": DIALECT, **{k: v for k, v in schema.items() if k != "$schema"}}
 
 
