@@ -75,6 +75,9 @@ def parse_message(
     except json.JSONDecodeError as e:
         msg = f"message is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
         raise Rejection("invalid_json", [_problem("invalid_json", "json", msg)]) from e
+    except RecursionError as e:  # Python's parser gives up on very deep nesting
+        msg = "message nests arrays or objects too deeply to be read"
+        raise Rejection("invalid_json", [_problem("invalid_json", "max_depth", msg)]) from e
     if not isinstance(doc, dict):
         msg = "message must be a JSON object (the envelope), not " + type(doc).__name__
         raise Rejection("invalid_json", [_problem("invalid_json", "object", msg)])

@@ -32,6 +32,11 @@ def resource_of(doc: Doc, resource_type: str, envelope: Envelope, refuse: Refuse
                      envelope)
     try:
         get_fhir_model_class(resource_type).model_validate(doc)
+    except (TypeError, KeyError, LookupError, RecursionError, ImportError) as e:
+        # the FHIR models themselves trip over some malformed input (a null resourceType
+        # of a contained resource, nesting deeper than the interpreter allows)
+        raise refuse("fhir_r4", f"not valid FHIR R4 ({type(e).__name__}); check nested "
+                     "resourceType values and nesting", "payload", envelope) from e
     except ValidationError as e:
         errors = e.errors(include_url=False, include_input=False, include_context=False)
         problems = [Problem(code="schema_violation", field=("payload." + ".".join(

@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contracts.v1.parsing import Rejection, parse_message
 from services.fhir.inbound import translate
@@ -88,3 +90,53 @@ def test_untranslatable_messages_name_the_fhir_field() -> None:
     doc = load("fhir.referral")
     doc["payload"]["entry"].pop()
     assert rejection(doc).problems[0].rule == "fhir_bundle_entries"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
+                                                               max_size=4),
+    max_leaves=30)
+fhir_keys = st.sampled_from(["resourceType", "status", "focus", "owner", "businessStatus",
+                             "statusReason", "entry", "resource", "id", "subject", "code",
+                             "category", "note", "reference", "coding", "intent"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(["fhir.referral", "fhir.task.accepted", "fhir.task.completed",
+                             "fhir.service_request.completed"]),
+       changes=st.lists(st.tuples(fhir_keys, json_values), max_size=5), drop=st.booleans())
+def test_hostile_fhir_payloads_are_translated_or_rejected_never_crash(
+    name: str, changes: list[tuple[str, Any]], drop: bool
+) -> None:
+    doc = load(name)
+    target = doc["payload"]
+    if name == "fhir.referral" and target["entry"]:
+        target = target["entry"][-1]["resource"]
+    for key, value in changes:
+        if drop:
+            target.pop(key, None)
+        else:
+            target[key] = value
+    try:
+        message = parsed(doc)
+    except Rejection as rejection:
+        assert rejection.problems and all(p.code and p.rule for p in rejection.problems)
+    else:
+        assert message.message_type.startswith("referral.")
+
+
+def test_deeply_nested_fhir_is_rejected_not_crashed() -> None:
+    doc = load("fhir.task.accepted")
+    doc["payload"]["owner"] = "DEEP"
+    levels = 5000  # far deeper than the interpreter's recursion limit; 75 KB
+    raw = json.dumps(doc).replace('"DEEP"', '{"extension": [' * levels + '"x"' + ']}' * levels)
+    with pytest.raises(Rejection):
+        translate(parse_message(raw.encode(), doc["source_system"], doc["message_type"]))
+
+
+def test_deeply_nested_native_json_is_rejected_as_invalid_json() -> None:
+    raw = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(Rejection) as caught:
+        parse_message(raw, "riverside-ehr", "referral.made")
+    assert (caught.value.code, caught.value.problems[0].rule) == ("invalid_json", "max_depth")
