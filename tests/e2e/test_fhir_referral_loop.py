@@ -94,3 +94,9 @@ async def test_fhir_messages_meet_the_same_rules_as_native_ones(
     no_reason = await post(team, doc)
     assert no_reason.status == "rejected"
     assert [p.field for p in no_reason.problems] == ["payload.statusReason.text"]
+    # nesting deeper than Python's JSON parser allows: a receipt, and ingest goes on
+    deep = await team.clients["harbor-cases"].post_raw(
+        b'{"payload": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "fhir.task", timeout=30)
+    assert (deep.status, deep.reason) == ("rejected", "invalid_json")
+    after = await post(team, fhir_message("fhir.task.accepted", str(uuid.uuid4())))
+    assert after.status == "rejected" and after.reason != "invalid_json"
