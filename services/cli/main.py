@@ -185,13 +185,15 @@ def asyncapi() -> None:
 
 @app.command()
 def contracts() -> None:
-    """Regenerate contracts/schemas and docs/catalogue.md (message types, event names,
-    rejection codes) from the code."""
+    """Regenerate contracts/schemas, docs/catalogue.md (message types, event names,
+    rejection codes) and contracts/asyncapi.json from the code."""
     from contracts.export import main
+    from services.api.asyncapi_document import write
     from services.cli.catalogue import write_catalogue
 
     main()
     write_catalogue()
+    write()
     structlog.get_logger().info("contracts_exported")
 
 
