@@ -137,5 +137,71 @@ def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
     why = {400: "Bad arguments.", 401: "Missing, forged or expired bearer token.",
            403: "Outside the caller's rights (same answer whether or not the client exists).",
            404: "Nothing there for the caller.",
+           422: "The request's parameters or body are not valid (each error is listed).",
            503: "A dependency (store, NATS) is away; nothing was read; try again."}
     return {code: {"model": ErrorBody, "description": why[code]} for code in codes}
+
+
+class StoredEvent(Open):
+    """One stored event, as published on careloop.events (see the outbound event schema)."""
+
+    event_id: str = Field(description="Stable id of the event.")
+    event_type: str = Field(description="e.g. referral.accepted.")
+    position: int = Field(description="Position in careloop's store.")
+    aggregate_type: str = Field(description="e.g. referral.")
+    aggregate_id: str = Field(description="The aggregate changed.")
+    actor: Person = Field(description="Who acted.")
+    occurred_at: str = Field(description="Business time, from the sender.")
+    recorded_at: str = Field(description="When careloop stored it.")
+
+
+class Timeline(Open):
+    """A client's history: every stored event that touches them, in store order."""
+
+    client_id: str = Field(description="The client's id.")
+    events: list[StoredEvent] = Field(description="Oldest first.")
+
+
+class Disclosure(Open):
+    """One read of, or delivery from, the client's record (HIPAA accounting)."""
+
+    at: str = Field(description="When it was read or disclosed.")
+    kind: str = Field(description="read or referral.")
+    recipient: str = Field(description="Who received it.")
+    role: str = Field(description="Their role.")
+    organisation: str = Field(description="Their organisation.")
+    what: str = Field(description="The view read, or the service referred to.")
+    purpose: str = Field(description="Why.")
+    break_glass_reason: str | None = Field(None, description="The emergency, if any.")
+    channel: str = Field(description="http, nats or cli.")
+    position: int = Field(description="Position of the record in the store.")
+
+
+class Disclosures(Open):
+    """The accounting of disclosures of one client."""
+
+    client_id: str = Field(description="The client's id.")
+    disclosures: list[Disclosure] = Field(description="Oldest first.")
+
+
+class ChainReport(Open):
+    """The tamper-evidence chain, checked from the start to the store's head."""
+
+    ok: bool = Field(description="True when every link matches.")
+    checked: int = Field(description="Events checked.")
+    head: str = Field(description="<position>:<hash> of the head.")
+    finding: dict[str, Any] | None = Field(None, description="The first mismatch, if any.")
+
+
+class AggregateState(Open):
+    """An aggregate as it stood at one version (its attributes, as stored)."""
+
+    aggregate_type: str = Field(description="e.g. Referral.")
+
+
+class FhirBundle(Open):
+    """A FHIR R4 Bundle (resourceType, type, entry)."""
+
+    resourceType: str = Field(description="Always Bundle.")
+    type: str = Field(description="The Bundle type, e.g. collection.")
+    entry: list[dict[str, Any]] = Field([], description="The resources, with fullUrl.")

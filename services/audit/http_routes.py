@@ -21,7 +21,15 @@ import structlog
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 
-from services.api.response_models import refusals
+from services.api.response_models import (
+    AggregateState,
+    CarePlanView,
+    ChainReport,
+    Disclosures,
+    FhirBundle,
+    Timeline,
+    refusals,
+)
 from services.audit.as_of import aggregate_at_version, view_as_of
 from services.audit.disclosure_accounting import Reader, accounting, record_read
 from services.audit.fhir_export import timeline_bundle
@@ -54,8 +62,9 @@ def create_audit_router(
     @router.get("/clients/{client_id}/timeline", response_model=None, responses={200: {
         "description": "The client's history: JSON, NDJSON (one event per line) or a FHIR "
                        "Bundle of Provenance and AuditEvent resources.",
-        "content": {"application/json": {"schema": {"type": "object"}},
-                    "application/x-ndjson": {"schema": {"type": "string"}}}}})
+        "model": Timeline | FhirBundle,
+        "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
+        **refusals(422)})
     async def get_timeline(
         client_id: UUID, who: Auditor,
         since: datetime | None = None, until: datetime | None = None,
@@ -72,7 +81,9 @@ def create_audit_router(
                                      media_type="application/x-ndjson")
         return {"client_id": str(client_id), "events": events}
 
-    @router.get("/clients/{client_id}/as-of", responses=refusals(404))
+    @router.get("/clients/{client_id}/as-of", response_model=None, responses={
+        200: {"model": CarePlanView, "description": "The view as it stood then."},
+        **refusals(404)})
     async def get_as_of(
         client_id: UUID, who: Auditor, at: datetime,
         view: str = "care_plan", by: Literal["recorded", "business"] = "recorded",
@@ -85,7 +96,9 @@ def create_audit_router(
             raise HTTPException(404, f"client {client_id} had no {view} at {at.isoformat()}")
         return doc
 
-    @router.get("/aggregates/{aggregate_id}", responses=refusals(404))
+    @router.get("/aggregates/{aggregate_id}", response_model=None, responses={
+        200: {"model": AggregateState, "description": "The aggregate at that version."},
+        **refusals(404)})
     async def get_aggregate(
         aggregate_id: UUID, who: Auditor, version: Annotated[int, Query(ge=1)],
     ) -> dict[str, Any]:
@@ -100,7 +113,8 @@ def create_audit_router(
             await recorded(who, UUID(owner), f"aggregate:{aggregate_id}@v{version}")
         return state
 
-    @router.get("/clients/{client_id}/disclosures")
+    @router.get("/clients/{client_id}/disclosures", response_model=None, responses={
+        200: {"model": Disclosures, "description": "Every read and disclosure."}})
     async def get_disclosures(
         client_id: UUID, who: Auditor,
         since: datetime | None = None, until: datetime | None = None,
@@ -110,7 +124,8 @@ def create_audit_router(
             lambda: [e.as_dict() for e in accounting(app, client_id, since, until)])
         return {"client_id": str(client_id), "disclosures": entries}
 
-    @router.get("/verify")
+    @router.get("/verify", response_model=None, responses={
+        200: {"model": ChainReport, "description": "The chain's verdict."}})
     async def get_verify(who: Auditor, expect_head: str | None = None) -> dict[str, Any]:
         reader_of(who)
 
