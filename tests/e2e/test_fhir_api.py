@@ -4,6 +4,7 @@ stores."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
@@ -69,3 +70,25 @@ async def test_fhir_over_nats_and_the_cli_query_give_the_same_bundle(
     assert entries(over_nats["body"]) == entries(over_http)
     assert (await ask(runtime.nats_url, {"token": "forged", "client_id": CLIENT_ID},
                       10))["status"] == 401
+
+
+async def test_careloop_fhir_prints_the_callers_bundle_and_refuses_as_the_api_does(
+    runtime: Runtime, story: Team
+) -> None:
+    from typer.testing import CliRunner
+
+    from services.cli.main import app
+
+    token = bearer(runtime.token_secret or "", *HOUSING)["Authorization"].split()[1]
+    env = {"NATS_URL": runtime.nats_url, "CARELOOP_TOKEN": token}
+    runner = CliRunner()
+    done = await asyncio.to_thread(runner.invoke, app, ["fhir", CLIENT_ID], env=env)
+    assert done.exit_code == 0, done.output
+    bundle = json.loads(done.stdout)
+    Bundle.model_validate(bundle)
+    assert {e["resource"]["resourceType"] for e in bundle["entry"]} >= {"Patient", "CarePlan"}
+    stranger = bearer(runtime.token_secret or "", "ha-999", "housing-advocate",
+                      "harbor-housing")["Authorization"].split()[1]
+    refused = await asyncio.to_thread(runner.invoke, app, ["fhir", CLIENT_ID],
+                                      env={**env, "CARELOOP_TOKEN": stranger})
+    assert refused.exit_code == 1 and "403" in refused.output
