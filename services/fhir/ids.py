@@ -56,18 +56,22 @@ def ref(resource_type: str, resource_id: str, display: str | None = None) -> dic
 
 
 def person(actor: dict[str, Any] | str | None) -> dict[str, Any] | None:
-    """A logical reference to a person by careloop's actor id (no resource is exported)."""
+    """A logical reference to a person by careloop's actor id (no resource is exported).
+    Everyone who acts in careloop is a practitioner of some organisation."""
     if not actor:
         return None
     if isinstance(actor, str):
-        return {"identifier": {"system": ACTOR_SYSTEM, "value": actor}, "display": actor}
+        return {"type": "Practitioner", "identifier": {"system": ACTOR_SYSTEM, "value": actor},
+                "display": actor}
     display = actor["id"]
     if actor.get("role"):
         display += f" ({actor['role']}, {actor.get('organisation', '')})"
-    return {"identifier": {"system": ACTOR_SYSTEM, "value": actor["id"]}, "display": display}
+    return {"type": "Practitioner",
+            "identifier": {"system": ACTOR_SYSTEM, "value": actor["id"]}, "display": display}
 
 
 def organisation(name: str | None) -> dict[str, Any] | None:
     if not name:
         return None
-    return {"identifier": {"system": ORGANISATION_SYSTEM, "value": name}, "display": name}
+    return {"type": "Organization",
+            "identifier": {"system": ORGANISATION_SYSTEM, "value": name}, "display": name}
