@@ -9,12 +9,15 @@ client exists. Every read is recorded before its data is sent.
 # refer to names local to create_http_app, as objects.
 
 import json
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+import psycopg
 import structlog
+from eventsourcing.persistence import PersistenceError
 from fastapi import (
     APIRouter,
     Body,
@@ -45,6 +48,10 @@ from services.fhir.care_plan_export import MEDIA_TYPE as FHIR_JSON
 from services.fhir.care_plan_export import care_plan_bundle
 
 log = structlog.get_logger("careloop.http")
+
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    PersistenceError, psycopg.Error, sqlite3.Error, OSError, TimeoutError)
+"""A store or the bus away: the request could not be served (or recorded) right now."""
 
 Purpose = Literal["treatment", "care-coordination", "audit"]
 bearer = HTTPBearer(auto_error=False, bearerFormat="JWT",
@@ -116,12 +123,14 @@ def create_http_app(
     async def get_asyncapi() -> Response:
         return Response(asyncapi_json, media_type="application/json")
 
-    @api.exception_handler(Exception)
     async def unavailable(request: Request, error: Exception) -> JSONResponse:
         """A dependency failed mid-request (store away, read not recorded): fail closed,
-        and say so as 503 rather than as a server error."""
+        and say so as 503. Anything else is a bug and stays a 500."""
         log.warning("request_unavailable", error=type(error).__name__)
         return JSONResponse({"detail": "temporarily unavailable; try again"}, status_code=503)
+
+    for unavailable_error in DEPENDENCY_ERRORS:
+        api.add_exception_handler(unavailable_error, unavailable)
 
     @api.get("/health", response_model=HealthProbe, responses={
         503: {"model": HealthProbe, "description": "Degraded: a dependency is away or stuck."}})
