@@ -24,7 +24,14 @@ from services.audit.timeline import timeline
 from services.commands.registry import execute
 from services.fhir.bundle import references, unresolved
 from services.fhir.care_plan_export import care_plan_bundle
-from services.fhir.codes import ICD10CM, LOINC, PHQ9_ITEMS, TASK_CODE, V3_CONFIDENTIALITY
+from services.fhir.codes import (
+    GAD7_ITEMS,
+    ICD10CM,
+    LOINC,
+    PHQ9_ITEMS,
+    TASK_CODE,
+    V3_CONFIDENTIALITY,
+)
 from services.settings import Settings
 from services.store.care_app import create_care_app
 from services.store.event_store_config import eventsourcing_env
@@ -56,6 +63,9 @@ def story(base_settings: Settings) -> Iterator[tuple[dict[str, Doc], list[Doc]]]
     try:
         for step in STORY:
             execute(app, MESSAGE_TYPES[step].model_validate(message(step)))
+        execute(app, MESSAGE_TYPES["screening.recorded"].model_validate(message(
+            "screening.recorded", screening_id=str(uuid.uuid4()), instrument="GAD-7",
+            items=[1, 2, 1, 0, 1, 1, 0], total=6)))
         # a second referral, rejected: its Task says why
         rejected = str(uuid.uuid4())
         for step, extra in (("referral.made", {}), ("referral.rejected",
@@ -122,7 +132,10 @@ def test_clinician_bundle_speaks_the_standard_codes_with_labels(story: Any) -> N
     assert dx["code"]["coding"][0] == {"system": ICD10CM, "code": DIAGNOSIS,
                                        "display": dx["code"]["coding"][0]["display"]}
     assert {"R", "PSY"} <= labels(dx)
-    [phq] = resources(bundle, "Observation")
+    by_code = {o["code"]["coding"][0]["code"]: o for o in resources(bundle, "Observation")}
+    phq, gad = by_code["44261-6"], by_code["70274-6"]
+    assert [c["code"]["coding"][0]["code"] for c in gad["component"]] == list(GAD7_ITEMS)
+    assert gad["valueInteger"] == 6 and gad["interpretation"][0]["text"] == "mild"
     assert phq["code"]["coding"][0]["system"] == LOINC
     assert phq["code"]["coding"][0]["code"] == "44261-6"
     assert phq["category"][0]["coding"][0]["code"] == "survey"
@@ -191,8 +204,9 @@ def test_advocate_and_auditor_bundles_hold_only_what_their_views_hold(story: Any
     [note] = resources(auditor, "DocumentReference")
     assert {"V", "PSYTHPN", "REDACTED"} <= labels(note)
     coordinator = bundles["coordinator"]
-    [trend] = resources(coordinator, "Observation")
-    assert "component" not in trend and trend["interpretation"][0]["text"] == "moderate"
+    trend = resources(coordinator, "Observation")
+    assert [t["interpretation"][0]["text"] for t in trend] == ["moderate", "mild"]
+    assert all("component" not in t and "valueInteger" not in t for t in trend)
     glass = bundles["break-glass"]
     [episode] = resources(glass, "EpisodeOfCare")
     assert {"R", "ETH", "SUD", "42CFRPart2", "NORDSCLCD"} <= labels(episode)
