@@ -40,6 +40,7 @@ from services.api.care_queries import WORKLISTS, CareQueries, QueryRefused
 from services.api.response_models import (
     BreakGlassGrant,
     CarePlanView,
+    FhirBundle,
     PsychotherapyNotes,
     WorklistPage,
     refusals,
@@ -154,7 +155,7 @@ def create_http_app(
     @api.get("/clients/{client_id}/fhir", response_class=Response, responses={200: {
         "description": "The caller's care plan as a FHIR R4 Bundle (type collection), "
                        "rendered from the same role view as /care-plan.",
-        "content": {FHIR_JSON: {"schema": {"type": "object"}}}},
+        "content": {FHIR_JSON: {"schema": FhirBundle.model_json_schema()}}},
         **refusals(400, 401, 403, 404, 503)})
     async def get_care_plan_fhir(
         client_id: UUID, who: Who, purpose: PurposeHeader = None,
