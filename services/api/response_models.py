@@ -205,3 +205,12 @@ class FhirBundle(Open):
     resourceType: str = Field(description="Always Bundle.")
     type: str = Field(description="The Bundle type, e.g. collection.")
     entry: list[dict[str, Any]] = Field([], description="The resources, with fullUrl.")
+
+
+class StoredView(Open):
+    """A view document as stored (sections keyed by id, referrals included), rebuilt as it
+    stood at the instant asked for."""
+
+    client_id: str = Field(description="The client's id.")
+    last_position: int | None = Field(None, description="Store position of the last event "
+                                                        "folded in.")

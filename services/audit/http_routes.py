@@ -23,10 +23,10 @@ from fastapi.responses import PlainTextResponse
 
 from services.api.response_models import (
     AggregateState,
-    CarePlanView,
     ChainReport,
     Disclosures,
     FhirBundle,
+    StoredView,
     Timeline,
     refusals,
 )
@@ -82,7 +82,7 @@ def create_audit_router(
         return {"client_id": str(client_id), "events": events}
 
     @router.get("/clients/{client_id}/as-of", response_model=None, responses={
-        200: {"model": CarePlanView, "description": "The view as it stood then."},
+        200: {"model": StoredView, "description": "The view as it stood then."},
         **refusals(404)})
     async def get_as_of(
         client_id: UUID, who: Auditor, at: datetime,

@@ -5,6 +5,7 @@ real data, for every role. Bounded budget; in-process over ASGI."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +33,8 @@ from tests.integration.test_fhir_export import STORY
 from tests.rebuild import project
 from tests.reliability.conftest import Figures
 
-EXAMPLES = 400
+EXAMPLES = int(os.environ.get("CARELOOP_CONFORMANCE_EXAMPLES", "400"))
+"""The suite's bounded budget; set the variable for a longer hunt."""
 SECRET = "conformance-secret-" * 3
 PEOPLE = (("sw-1042", "clinical-social-worker", "riverside-cmhc"),
           ("psy-3307", "psychiatrist", "riverside-cmhc"),
