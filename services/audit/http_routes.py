@@ -100,7 +100,9 @@ def create_audit_router(
         200: {"model": AggregateState, "description": "The aggregate at that version."},
         **refusals(404)})
     async def get_aggregate(
-        aggregate_id: UUID, who: Auditor, version: Annotated[int, Query(ge=1)],
+        aggregate_id: UUID, who: Auditor,
+        version: Annotated[int, Query(ge=1, le=2**31 - 1, description="1 up to the largest "
+                                      "version a store can hold (PostgreSQL integer)")],
     ) -> dict[str, Any]:
         reader_of(who)
         try:
