@@ -120,7 +120,8 @@ def create_http_app(
 
     @api.get("/asyncapi.json", response_class=Response, responses={200: {
         "description": "The AsyncAPI 3.0 document of careloop's NATS interface.",
-        "content": {"application/json": {"schema": {"type": "object"}}}}})
+        "content": {"application/json": {"schema": {"type": "object"}}}},
+        **refusals(422)})
     async def get_asyncapi() -> Response:
         return Response(asyncapi_json, media_type="application/json")
 
@@ -134,7 +135,8 @@ def create_http_app(
         api.add_exception_handler(unavailable_error, unavailable)
 
     @api.get("/health", response_model=HealthProbe, responses={
-        503: {"model": HealthProbe, "description": "Degraded: a dependency is away or stuck."}})
+        503: {"model": HealthProbe, "description": "Degraded: a dependency is away or stuck."},
+        **refusals(422)})
     async def get_health(response: Response) -> HealthProbe:
         probe = await health()
         if probe.status != "ok":
