@@ -15,7 +15,7 @@ CLINICAL_IDS = {  # clinical record entry id → the resource type it is exporte
     "diagnosis_id": "Condition", "medication_id": "MedicationStatement",
     "note_id": "DocumentReference", "episode_id": "EpisodeOfCare",
 }
-PLAN_IDS = {"goal_id": "Goal", "task_id": "Task", "need_id": "Condition"}
+PLAN_IDS = {"goal_id": "Goal", "task_id": "Task"}
 
 
 def _clients(record: Record) -> list[str]:
@@ -43,6 +43,8 @@ def targets(record: Record) -> list[str]:
         found = [f"Consent/{data['consent_id']}"] if data.get("consent_id") else []
     elif kind.startswith("care_plan."):
         found = _by_ids(data, PLAN_IDS) or [f"CarePlan/{aggregate}"]
+        if data.get("need_id") and kind.startswith("care_plan.need"):
+            found = [f"Condition/{ids.need_id(str(data['need_id']))}"]
     elif kind.startswith("clinical_record."):
         found = _by_ids(data, CLINICAL_IDS)[:1]
     elif kind.startswith("case_conference."):

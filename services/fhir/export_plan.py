@@ -34,7 +34,7 @@ def _domain(domain: str | None) -> list[Doc]:
 def needs(view: Doc, out: BundleBuilder) -> None:
     for need_id, need in (view.get("needs") or {}).items():
         out.add({
-            "resourceType": "Condition", "id": need_id,
+            "resourceType": "Condition", "id": ids.need_id(need_id),
             "clinicalStatus": concept(CONDITION_CLINICAL,
                                       "resolved" if need.get("resolved") else "active"),
             "category": [concept(CONDITION_CATEGORY, "problem-list-item", "Problem List Item"),
@@ -62,7 +62,7 @@ def goals(view: Doc, out: BundleBuilder) -> None:
         if goal.get("target_date"):
             resource["target"] = [{"dueDate": goal["target_date"]}]
         if goal.get("need_id"):
-            resource["addresses"] = [ids.ref("Condition", goal["need_id"])]
+            resource["addresses"] = [ids.ref("Condition", ids.need_id(goal["need_id"]))]
         out.add(resource, goal.get("security"))
 
 
@@ -101,7 +101,7 @@ def care_plan(view: Doc, out: BundleBuilder) -> None:
         "title": "Care plan",
         "subject": ids.ref("Patient", client_id),
         "careTeam": [ids.ref("CareTeam", ids.care_team_id(client_id))],
-        "addresses": [ids.ref("Condition", n) for n in view.get("needs") or {}],
+        "addresses": [ids.ref("Condition", ids.need_id(n)) for n in view.get("needs") or {}],
         "goal": [ids.ref("Goal", g) for g in view.get("goals") or {}],
         "activity": activity,
     }

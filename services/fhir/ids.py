@@ -30,6 +30,12 @@ def care_team_id(client_id: str) -> str:
     return derived("care-team", client_id)
 
 
+def need_id(need: str) -> str:
+    """A need is a Condition, as a diagnosis is: its own id space, so a sender reusing one
+    UUID for both cannot make one hide the other."""
+    return derived("need", need)
+
+
 def referral_task_id(referral_id: str) -> str:
     return derived("referral-task", referral_id)
 

@@ -52,6 +52,7 @@ NOTE_TEXT = example("psychotherapy_note.recorded")["payload"]["text"]
 SUD_TEXT = example("substance_use_treatment.recorded")["payload"]["summary"]
 ADDRESS = example("client.contact_updated")["payload"]["address"]
 DIAGNOSIS = example("diagnosis.recorded")["payload"]["code"]
+SHARED_ID_NEED = "Isolated since moving; wants a peer group."
 Doc = dict[str, Any]
 
 
@@ -66,6 +67,10 @@ def story(base_settings: Settings) -> Iterator[tuple[dict[str, Doc], list[Doc]]]
         execute(app, MESSAGE_TYPES["screening.recorded"].model_validate(message(
             "screening.recorded", screening_id=str(uuid.uuid4()), instrument="GAD-7",
             items=[1, 2, 1, 0, 1, 1, 0], total=6)))
+        # a careless sender reuses the diagnosis's UUID for a need: both stay visible
+        execute(app, MESSAGE_TYPES["need.identified"].model_validate(message(
+            "need.identified", need_id=example("diagnosis.recorded")["payload"]["diagnosis_id"],
+            domain="psychosocial", description=SHARED_ID_NEED)))
         # a second referral, rejected: its Task says why
         rejected = str(uuid.uuid4())
         for step, extra in (("referral.made", {}), ("referral.rejected",
@@ -132,6 +137,7 @@ def test_clinician_bundle_speaks_the_standard_codes_with_labels(story: Any) -> N
     assert dx["code"]["coding"][0] == {"system": ICD10CM, "code": DIAGNOSIS,
                                        "display": dx["code"]["coding"][0]["display"]}
     assert {"R", "PSY"} <= labels(dx)
+    assert SHARED_ID_NEED in [c["code"].get("text") for c in resources(bundle, "Condition")]
     by_code = {o["code"]["coding"][0]["code"]: o for o in resources(bundle, "Observation")}
     phq, gad = by_code["44261-6"], by_code["70274-6"]
     assert [c["code"]["coding"][0]["code"] for c in gad["component"]] == list(GAD7_ITEMS)
