@@ -4,10 +4,13 @@ carry examples that their own models accept."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
-from contracts.export import DIALECT, schemas
+import jsonschema_rs
+
+from contracts.export import DIALECT, EXAMPLES, schemas
 from contracts.v1.events import OutboundEvent
 from contracts.v1.receipts import Receipt
 
@@ -35,3 +38,21 @@ def test_outbound_event_and_receipt_have_examples_their_models_accept() -> None:
         assert examples, name
         for example in examples:
             model.model_validate(example)
+
+
+def test_every_example_validates_against_its_published_schema() -> None:
+    """With an independent draft 2020-12 validator, not the models that wrote the schemas."""
+    published = schemas()
+    examples = sorted(EXAMPLES.glob("*.json")) + sorted((EXAMPLES / "fhir").glob("*.json"))
+    assert len(examples) >= 66
+    for path in examples:
+        doc = json.loads(path.read_text())
+        validator = jsonschema_rs.Draft202012Validator(published[doc["message_type"]])
+        assert [e.message for e in validator.iter_errors(doc)] == [], path.name
+    for name in ("outbound.event", "outbound.receipt"):
+        validator = jsonschema_rs.Draft202012Validator(published[name])
+        for example in published[name]["examples"]:
+            assert [e.message for e in validator.iter_errors(example)] == [], name
+    broken = json.loads((EXAMPLES / "fhir" / "fhir.task.accepted.json").read_text())
+    broken["payload"]["status"] = "requested"  # not a status a Task update may carry
+    assert list(jsonschema_rs.Draft202012Validator(published["fhir.task"]).iter_errors(broken))
