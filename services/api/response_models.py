@@ -54,6 +54,82 @@ class Referral(Open):
     history: list[dict[str, Any]] | None = Field(None, description="Every step, oldest first.")
 
 
+class TeamMember(Open):
+    """A care-team member (membership defines caseloads)."""
+
+    member_id: str = Field(description="The person's id.")
+    role: str = Field(description="Their role on the team.")
+    organisation: str | None = Field(None, description="Their organisation.")
+    period_start: str | None = Field(None, description="First day on the team.")
+    period_end: str | None = Field(None, description="Last day, if ended.")
+
+
+class ConsentEntry(Open):
+    """A consent (FHIR Consent): who may receive what, for what, when."""
+
+    status: str = Field(description="draft, active, inactive, rejected, entered-in-error.")
+    provision: str | None = Field(None, description="permit or deny.")
+    recipient_roles: list[str] | None = Field(None, description="Roles it names.")
+    recipient_organisations: list[str] | None = Field(None, description="Organisations.")
+    purposes: list[str] | None = Field(None, description="Purposes it covers.")
+    data_categories: list[str] | None = Field(None, description="Data it covers.")
+
+
+class Need(Open):
+    """A need or problem in one domain."""
+
+    need_id: str = Field(description="The need's id.")
+    domain: str | None = Field(None, description="Its domain.")
+    description: str | None = Field(None, description="The need, in words.")
+    resolved: bool | None = Field(None, description="Whether it was resolved.")
+
+
+class Goal(Open):
+    """A goal (FHIR Goal lifecycleStatus and achievementStatus)."""
+
+    goal_id: str = Field(description="The goal's id.")
+    domain: str | None = Field(None, description="Its domain.")
+    lifecycle_status: str | None = Field(None, description="FHIR Goal lifecycleStatus.")
+    achievement_status: str | None = Field(None, description="FHIR Goal achievementStatus.")
+
+
+class PlanTask(Open):
+    """A task on the care plan (from the team or a conference's action item)."""
+
+    task_id: str = Field(description="The task's id.")
+    title: str | None = Field(None, description="What is to be done.")
+    owner: str | None = Field(None, description="Who does it.")
+    due_date: str | None = Field(None, description="When it is due.")
+    status: str | None = Field(None, description="open, completed or cancelled.")
+
+
+class RiskFlag(Open):
+    """A risk flag (FHIR Flag)."""
+
+    flag_id: str = Field(description="The flag's id.")
+    level: str | None = Field(None, description="low, moderate, high or imminent.")
+    status: str | None = Field(None, description="active or inactive.")
+
+
+class Screening(Open):
+    """A PHQ-9 or GAD-7 (full), or its band and date only (a trend)."""
+
+    instrument: str = Field(description="PHQ-9 or GAD-7.")
+    band: str | None = Field(None, description="Severity band.")
+    date: str | None = Field(None, description="When it was taken.")
+    total: int | None = Field(None, description="Total score (full view only).")
+    items: list[int] | None = Field(None, description="Item scores (full view only).")
+
+
+class Conference(Open):
+    """A case conference, with this client's agenda item."""
+
+    conference_id: str = Field(description="The conference's id.")
+    status: str | None = Field(None, description="draft, scheduled, in-session, adjourned, "
+                                                 "finalized, cancelled, entered-in-error.")
+    scheduled_for: str | None = Field(None, description="When it meets.")
+
+
 class CarePlanView(Open):
     """A client's care plan as the caller's role may see it. Sections the role may not see
     are absent, not masked; which ones a role gets is described in docs/domain.md."""
@@ -67,24 +143,23 @@ class CarePlanView(Open):
     client: dict[str, Any] | None = Field(None, description="Identity, as far as the role "
                                                            "may see it.")
     contact: dict[str, Any] | None = Field(None, description="Safe contact (SDV-safe).")
-    care_team: dict[str, dict[str, Any]] | None = Field(
-        None, description="Members by id: role, organisation, period.")
-    consents: dict[str, dict[str, Any]] | None = Field(None, description="Consents by id.")
-    needs: dict[str, dict[str, Any]] | None = Field(None, description="Needs by id.")
-    goals: dict[str, dict[str, Any]] | None = Field(None, description="Goals by id.")
-    tasks: dict[str, dict[str, Any]] | None = Field(None, description="Tasks by id.")
+    care_team: dict[str, TeamMember] | None = Field(None, description="Members by id.")
+    consents: dict[str, ConsentEntry] | None = Field(None, description="Consents by id.")
+    needs: dict[str, Need] | None = Field(None, description="Needs by id.")
+    goals: dict[str, Goal] | None = Field(None, description="Goals by id.")
+    tasks: dict[str, PlanTask] | None = Field(None, description="Tasks by id.")
     referrals: list[Referral] = Field([], description="Referrals, oldest first.")
-    screenings: list[dict[str, Any]] | None = Field(None, description="PHQ-9/GAD-7 in full.")
-    screening_trend: list[dict[str, Any]] | None = Field(
+    screenings: list[Screening] | None = Field(None, description="PHQ-9/GAD-7 in full.")
+    screening_trend: list[Screening] | None = Field(
         None, description="Band and date only (coordinators).")
-    risk_flags: dict[str, dict[str, Any]] | None = Field(None, description="Risk flags by id.")
+    risk_flags: dict[str, RiskFlag] | None = Field(None, description="Risk flags by id.")
     risk_reviews: dict[str, dict[str, Any]] | None = Field(None, description="Risk reviews.")
     diagnoses: dict[str, dict[str, Any]] | list[dict[str, Any]] | None = Field(
         None, description="By id in full, or a summary list (coordinators).")
     medications: dict[str, dict[str, Any]] | list[dict[str, Any]] | None = Field(
         None, description="By id in full, or a summary list (coordinators).")
-    conferences: dict[str, dict[str, Any]] | None = Field(None, description="Case conferences "
-                                                                           "by id.")
+    conferences: dict[str, Conference] | None = Field(None, description="Case conferences "
+                                                                         "by id.")
     substance_use: dict[str, dict[str, Any]] | None = Field(
         None, description="Part 2 episodes, only under consent or break-glass.")
     redisclosure_notice: str | None = Field(None, description="42 CFR 2.32 notice, with "
