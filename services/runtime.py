@@ -33,6 +33,8 @@ from services.bus.embedded_nats import EmbeddedNats, free_port
 from services.bus.streams import ensure_streams
 from services.commands.deadline_watcher import DeadlineWatcher
 from services.ingest.consumer import Ingest
+from services.partners.demo_registry import with_registry
+from services.partners.registry import load_partner_registry
 from services.projector.consumer import CARE_PLAN, Projector
 from services.relay.outbox_relay import OutboxRelay, stream_position
 from services.settings import Settings
@@ -84,7 +86,9 @@ class Runtime:
                                       HEALTH_PROBE_SECONDS)
 
     async def start(self) -> Runtime:
-        s = self.settings
+        self.settings = s = with_registry(self.settings)
+        if "ingest" in self.components:
+            load_partner_registry(s)  # no registry, no ingest: refuse before starting anything
         if s.nats_url:
             self.nats_url = s.nats_url
         else:

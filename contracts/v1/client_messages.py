@@ -6,7 +6,7 @@ from datetime import date
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from contracts.v1.envelope import Envelope, Strict
 
@@ -83,6 +83,24 @@ Category = Literal["housing", "benefits", "clinical", "psychiatric", "substance-
                    "psychotherapy", "conference-minutes"]
 
 
+class ConsentEvidence(Strict):
+    """How careloop knows the consent is the client's own act."""
+
+    signed_by: Literal["client", "legal-representative"] = Field(
+        description="Who gave the consent.")
+    representative: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="The legal representative's name and capacity (required when they signed).")
+    method: Literal["written", "electronic", "verbal-with-witness"] = Field(
+        description="How the client (or representative) gave it.")
+    witness: str | None = Field(default=None, min_length=1, max_length=200,
+                                description="Who witnessed a verbal consent (required then).")
+    signed_at: AwareDatetime = Field(description="When it was given, with offset.")
+    document_reference: str = Field(
+        min_length=1, max_length=256,
+        description="The signed form or recording in the sender's system.")
+
+
 class ConsentRecordedPayload(ClientRef):
     consent_id: UUID = Field(description="The consent's id (UUID), chosen by the sender.")
     status: Literal["draft", "active", "rejected"] = Field(
@@ -98,12 +116,21 @@ class ConsentRecordedPayload(ClientRef):
     period_start: date = Field(description="First day it applies.")
     period_end: date | None = Field(default=None, description="Last day, if any.")
     part2: bool = Field(default=False,
-                        description="A 42 CFR Part 2 consent (needed for substance-use data).")
+                        description="A 42 CFR Part 2 consent (needed for substance-use data); "
+                        "it names its recipient organisations.")
+    evidence: ConsentEvidence | None = Field(
+        default=None, description="Required for an active or rejected consent; a draft may "
+        "get it when activated.")
 
 
 class ConsentChangePayload(ClientRef):
     consent_id: UUID = Field(description="A consent on the record.")
     reason: str = Field(default="", max_length=2000, description="Why it changed.")
+
+
+class ConsentActivatedPayload(ConsentChangePayload):
+    evidence: ConsentEvidence | None = Field(
+        default=None, description="Required unless the draft was recorded with evidence.")
 
 
 class ClientDemographicsUpdated(Envelope):
@@ -152,7 +179,7 @@ class ConsentActivated(Envelope):
     """A draft consent became active."""
 
     message_type: Literal["consent.activated"]
-    payload: ConsentChangePayload
+    payload: ConsentActivatedPayload
 
 
 class ConsentRevoked(Envelope):
