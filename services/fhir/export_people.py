@@ -110,6 +110,15 @@ def consents(view: Doc, out: BundleBuilder) -> None:
         }
         if c.get("period_start"):
             resource["dateTime"] = c["period_start"]
+        evidence = c.get("evidence") or {}
+        if evidence:  # the client's act, as recorded (when the view holds it)
+            resource["dateTime"] = evidence.get("signed_at") or resource.get("dateTime")
+            resource["performer"] = [ids.ref("Patient", view["client_id"])] if (
+                evidence.get("signed_by") == "client") else [
+                {"display": evidence.get("representative") or "legal representative"}]
+            if evidence.get("document_reference"):
+                resource["sourceReference"] = {"type": "DocumentReference", "identifier": {
+                    "value": evidence["document_reference"]}}
         if part2:
             resource["category"].append(concept(V3_ACT_CODE, "IDSCL",
                                                 "information disclosure"))
