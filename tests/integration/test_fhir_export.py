@@ -8,6 +8,7 @@ may not see appears, and the audit trail's Provenance targets are the export's o
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,10 @@ from fhir.resources.R4B import get_fhir_model_class
 from contracts.v1.catalogue import MESSAGE_TYPES
 from projections import role_views
 from projections.care_plan import as_response
+from projections.view_store import ViewStore
+from services.api.access_tokens import Caller
+from services.api.care_queries import CareQueries
+from services.api.disclosure_recorder import DisclosureRecorder
 from services.audit.fhir_export import timeline_bundle
 from services.audit.timeline import timeline
 from services.commands.registry import execute
@@ -33,7 +38,7 @@ from services.fhir.codes import (
     V3_CONFIDENTIALITY,
 )
 from services.settings import Settings
-from services.store.care_app import create_care_app
+from services.store.care_app import CareLoop, create_care_app
 from services.store.event_store_config import eventsourcing_env
 from services.store.view_stores import open_view_store
 from tests.helpers import CLIENT_ID, example, message
@@ -54,6 +59,28 @@ ADDRESS = example("client.contact_updated")["payload"]["address"]
 DIAGNOSIS = example("diagnosis.recorded")["payload"]["code"]
 SHARED_ID_NEED = "Isolated since moving; wants a peer group."
 Doc = dict[str, Any]
+
+
+CALLERS = (("sw-1042", "clinical-social-worker", "riverside-cmhc"),
+           ("psy-3307", "psychiatrist", "riverside-cmhc"),
+           ("ha-207", "housing-advocate", "harbor-housing"),
+           ("ba-88", "benefits-advocate", "county-benefits"),
+           ("co-5001", "coordinator", "riverside-cmhc"),
+           ("au-1", "auditor", "riverside-cmhc"))
+
+
+async def role_bundles(app: CareLoop, views: ViewStore) -> dict[str, Doc]:
+    """Each role's Bundle, read as that person through the same queries as the API (so
+    whatever the read policy decides is what the export shows); the emergency view as
+    stored, since opening it is the break-glass tests' business."""
+    queries = CareQueries(app, views, DisclosureRecorder(app))
+    client = uuid.UUID(CLIENT_ID)
+    out = {role: care_plan_bundle(await queries.care_plan(Caller(user, role, org), client))
+           for user, role, org in CALLERS}
+    glass = views.get(role_views.view_name(role_views.BREAK_GLASS), CLIENT_ID)
+    assert glass is not None
+    out[role_views.BREAK_GLASS] = care_plan_bundle(as_response(glass))
+    return out
 
 
 @pytest.fixture
@@ -77,10 +104,12 @@ def story(base_settings: Settings) -> Iterator[tuple[dict[str, Doc], list[Doc]]]
                                                     {"reason": "No capacity this month."})):
             execute(app, MESSAGE_TYPES[step].model_validate(
                 message(step, referral_id=rejected, **extra)))
+        for member_id, role, organisation in (CALLERS[0], CALLERS[1], CALLERS[3]):  # join
+            execute(app, MESSAGE_TYPES["care_team.member_added"].model_validate(message(
+                "care_team.member_added", member_id=member_id, role=role,
+                organisation=organisation)))
         project(app, views)
-        bundles = {role: care_plan_bundle(as_response(
-            views.get(role_views.view_name(role), CLIENT_ID) or {}))
-            for role in role_views.ROLE_VIEWS}
+        bundles = asyncio.run(role_bundles(app, views))
         provenance = [e["resource"] for e in timeline_bundle(timeline(app, uuid.UUID(
             CLIENT_ID)))["entry"]]
         yield bundles, provenance

@@ -40,7 +40,7 @@ PEOPLE = (("sw-1042", "clinical-social-worker", "riverside-cmhc"),
           ("psy-3307", "psychiatrist", "riverside-cmhc"),
           ("ha-207", "housing-advocate", "harbor-housing"),
           ("co-5001", "coordinator", "riverside-cmhc"),
-          ("au-1", "auditor", "county-compliance"))
+          ("au-1", "auditor", "riverside-cmhc"))
 
 
 async def healthy() -> HealthProbe:
