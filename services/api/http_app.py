@@ -43,7 +43,7 @@ from services.api.response_models import (
     FhirBundle,
     PsychotherapyNotes,
     WorklistPage,
-    refusals,
+    documented_refusals,
 )
 from services.fhir.care_plan_export import MEDIA_TYPE as FHIR_JSON
 from services.fhir.care_plan_export import care_plan_bundle
@@ -121,7 +121,7 @@ def create_http_app(
     @api.get("/asyncapi.json", response_class=Response, responses={200: {
         "description": "The AsyncAPI 3.0 document of careloop's NATS interface.",
         "content": {"application/json": {"schema": {"type": "object"}}}},
-        **refusals(422)})
+        **documented_refusals(422)})
     async def get_asyncapi() -> Response:
         return Response(asyncapi_json, media_type="application/json")
 
@@ -136,7 +136,7 @@ def create_http_app(
 
     @api.get("/health", response_model=HealthProbe, responses={
         503: {"model": HealthProbe, "description": "Degraded: a dependency is away or stuck."},
-        **refusals(422)})
+        **documented_refusals(422)})
     async def get_health(response: Response) -> HealthProbe:
         probe = await health()
         if probe.status != "ok":
@@ -145,7 +145,7 @@ def create_http_app(
 
     @api.get("/clients/{client_id}/care-plan", response_model=None, responses={
         200: {"model": CarePlanView, "description": "The caller's role view."},
-        **refusals(400, 401, 403, 404, 503)})
+        **documented_refusals(400, 401, 403, 404, 503)})
     async def get_care_plan(
         client_id: UUID, who: Who, purpose: PurposeHeader = None,
         access: Annotated[Literal["break-glass"] | None, Query(
@@ -158,7 +158,7 @@ def create_http_app(
         "description": "The caller's care plan as a FHIR R4 Bundle (type collection), "
                        "rendered from the same role view as /care-plan.",
         "content": {FHIR_JSON: {"schema": FhirBundle.model_json_schema()}}},
-        **refusals(400, 401, 403, 404, 503)})
+        **documented_refusals(400, 401, 403, 404, 503)})
     async def get_care_plan_fhir(
         client_id: UUID, who: Who, purpose: PurposeHeader = None,
         access: Annotated[Literal["break-glass"] | None, Query(
@@ -170,7 +170,7 @@ def create_http_app(
 
     @api.post("/clients/{client_id}/break-glass", response_model=None, responses={
         200: {"model": BreakGlassGrant, "description": "The grant, open until the time given."},
-        **refusals(400, 401, 403, 503)})
+        **documented_refusals(400, 401, 403, 503)})
     async def post_break_glass(
         client_id: UUID, who: Who, request: Annotated[BreakGlassRequest, Body()],
     ) -> dict[str, Any]:
@@ -180,7 +180,7 @@ def create_http_app(
 
     @api.get("/clients/{client_id}/psychotherapy-notes", response_model=None, responses={
         200: {"model": PsychotherapyNotes, "description": "The caller's own notes."},
-        **refusals(401, 403, 503)})
+        **documented_refusals(401, 403, 503)})
     async def get_own_notes(client_id: UUID, who: Who,
                             purpose: PurposeHeader = None) -> dict[str, Any]:
         structlog.contextvars.bind_contextvars(client_id=str(client_id))
@@ -188,7 +188,7 @@ def create_http_app(
 
     @api.get("/worklists/{name}", response_model=None, responses={
         200: {"model": WorklistPage, "description": "One page of the worklist."},
-        **refusals(400, 401, 403, 404, 503)})
+        **documented_refusals(400, 401, 403, 404, 503)})
     async def get_worklist(
         name: Annotated[str, Path(description=", ".join(WORKLISTS))],
         who: Who,

@@ -207,7 +207,7 @@ class WorklistPage(Open):
     items: list[WorklistItem] = Field(description="This page's entries.")
 
 
-def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
+def documented_refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for the refusals a route can give."""
     why = {400: "Bad arguments.", 401: "Missing, forged or expired bearer token.",
            403: "Outside the caller's rights (same answer whether or not the client exists).",

@@ -28,7 +28,7 @@ from services.api.response_models import (
     FhirBundle,
     StoredView,
     Timeline,
-    refusals,
+    documented_refusals,
 )
 from services.audit.as_of import aggregate_at_version, view_as_of
 from services.audit.disclosure_accounting import Reader, accounting, record_read
@@ -45,7 +45,8 @@ log = structlog.get_logger("careloop.http.audit")
 def create_audit_router(
     app: CareLoop, settings: Settings, require_auditor: Callable[..., Any]
 ) -> APIRouter:
-    router = APIRouter(prefix="/audit", tags=["audit"], responses=refusals(401, 403, 503))
+    router = APIRouter(prefix="/audit", tags=["audit"],
+                       responses=documented_refusals(401, 403, 503))
     Auditor = Annotated[Any, Depends(require_auditor)]
 
     def reader_of(who: Any) -> Reader:
@@ -64,7 +65,7 @@ def create_audit_router(
                        "Bundle of Provenance and AuditEvent resources.",
         "model": Timeline | FhirBundle,
         "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
-        **refusals(422)})
+        **documented_refusals(422)})
     async def get_timeline(
         client_id: UUID, who: Auditor,
         since: datetime | None = None, until: datetime | None = None,
@@ -83,7 +84,7 @@ def create_audit_router(
 
     @router.get("/clients/{client_id}/as-of", response_model=None, responses={
         200: {"model": StoredView, "description": "The view as it stood then."},
-        **refusals(404)})
+        **documented_refusals(404)})
     async def get_as_of(
         client_id: UUID, who: Auditor, at: datetime,
         view: str = "care_plan", by: Literal["recorded", "business"] = "recorded",
@@ -98,7 +99,7 @@ def create_audit_router(
 
     @router.get("/aggregates/{aggregate_id}", response_model=None, responses={
         200: {"model": AggregateState, "description": "The aggregate at that version."},
-        **refusals(404)})
+        **documented_refusals(404)})
     async def get_aggregate(
         aggregate_id: UUID, who: Auditor,
         version: Annotated[int, Query(ge=1, le=2**31 - 1, description="1 up to the largest "
