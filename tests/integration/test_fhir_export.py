@@ -219,7 +219,7 @@ def test_advocate_and_auditor_bundles_hold_only_what_their_views_hold(story: Any
     text = json.dumps(housing)
     kinds = {r["resourceType"] for r in resources(housing)}
     assert not kinds & {"MedicationStatement", "Observation", "RiskAssessment", "Consent",
-                        "Composition", "EpisodeOfCare"}
+                        "EpisodeOfCare"}
     assert ICD10CM not in text and ADDRESS not in text and '"PSY"' not in text
     [flag] = resources(housing, "Flag")
     assert flag["code"] == {"text": role_views.SAFETY_FLAG}
