@@ -17,6 +17,7 @@ from services.fhir.codes import SDOHCC_CODES, SERVICE_SYSTEM
 Doc = dict[str, Any]
 Refuse = Callable[[str, str, str | None, Envelope], Rejection]
 
+PARTY_TYPES = ("Organization", "Practitioner", "PractitionerRole")
 SERVICES = ("clinical-social-work", "psychiatry", "housing", "benefits")
 SDOH_SERVICE = {"housing-instability": "housing", "homelessness": "housing",
                 "inadequate-housing": "housing", "financial-insecurity": "benefits",
@@ -71,10 +72,14 @@ def id_in(reference: Any, resource_type: str) -> str | None:
 
 
 def party(reference: Any) -> str | None:
-    """Who a logical reference names: its identifier's value, else its display."""
+    """Who a reference names: its identifier's value, else the id of a literal reference
+    (``Organization/harbor-housing``, ``Practitioner/ha-207``), else its display."""
     if not isinstance(reference, dict):
         return None
-    value = (reference.get("identifier") or {}).get("value") or reference.get("display")
+    value = (reference.get("identifier") or {}).get("value")
+    if not value:
+        value = next((id_in(reference, kind) for kind in PARTY_TYPES
+                      if id_in(reference, kind)), None) or reference.get("display")
     return str(value) if value else None
 
 

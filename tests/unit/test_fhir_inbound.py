@@ -140,3 +140,13 @@ def test_deeply_nested_native_json_is_rejected_as_invalid_json() -> None:
     with pytest.raises(Rejection) as caught:
         parse_message(raw, "riverside-ehr", "referral.made")
     assert (caught.value.code, caught.value.problems[0].rule) == ("invalid_json", "max_depth")
+
+
+def test_owner_may_be_a_literal_reference() -> None:
+    doc = load("fhir.task.accepted")
+    doc["payload"]["owner"] = {"reference": "Practitioner/ha-207"}
+    assert parsed(doc).payload.owner == "ha-207"
+    doc = load("fhir.referral")
+    doc["payload"]["entry"][1]["resource"]["owner"] = {
+        "reference": "https://partner.example/fhir/Organization/harbor-housing"}
+    assert parsed(doc).payload.to_organisation == "harbor-housing"
