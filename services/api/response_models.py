@@ -289,3 +289,23 @@ class StoredView(Open):
     client_id: str = Field(description="The client's id.")
     last_position: int | None = Field(None, description="Store position of the last event "
                                                         "folded in.")
+
+
+class Refusal(Open):
+    """A refused attempt to read (401, 403, out of scope), as recorded."""
+
+    at: str = Field(description="When it was refused.")
+    who: Person = Field(description="Who asked (an unknown token names nobody).")
+    client_id: str | None = Field(None, description="The client asked about, if any.")
+    what: str = Field(description="What was asked for.")
+    status: int = Field(description="The HTTP-style status answered.")
+    reason: str = Field(description="Why it was refused.")
+    channel: str = Field(description="http or nats.")
+    position: int = Field(description="Position of the record in the store.")
+
+
+class Refusals(Open):
+    """The refused attempts an organisation's auditors may see, oldest first."""
+
+    organisation: str = Field(description="The auditor's organisation.")
+    refusals: list[Refusal] = Field(description="Oldest first, at most limit.")

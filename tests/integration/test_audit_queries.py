@@ -193,3 +193,27 @@ def test_cli_verify_passes_then_catches_a_deliberate_alteration(
     caught = runner.invoke(cli, ["audit", "verify"], env=env)
     assert caught.exit_code == 2
     assert "TAMPERED at position 6 (altered)" in caught.output
+
+
+def test_cli_redacts_restricted_content_unless_an_investigation_is_stated(
+    app: CareLoop, base_settings: Settings
+) -> None:
+    housing_story(app)
+    post(app, "substance_use_treatment.recorded")
+    post(app, "psychotherapy_note.recorded")
+    sud = "goal of abstinence"
+    note = "Session 2 of CBT"
+    runner = CliRunner()
+    env = cli_env(base_settings)
+    plain = runner.invoke(cli, ["audit", "timeline", CLIENT_ID, "--format", "ndjson"], env=env)
+    assert plain.exit_code == 0 and sud not in plain.output and note not in plain.output
+    assert '"redacted": true' in plain.output
+    short = runner.invoke(cli, ["audit", "timeline", CLIENT_ID, "--investigation", "why"],
+                          env=env)
+    assert short.exit_code != 0
+    reason = "Complaint 2026-114 about Part 2 disclosures"
+    opened = runner.invoke(cli, ["audit", "as-of", CLIENT_ID, "--at", "2100-01-01",
+                                 "--investigation", reason], env=env)
+    assert opened.exit_code == 0 and sud in opened.output and note not in opened.output
+    reads = [e for e in accounting(app, CLIENT) if e.kind == "read"]
+    assert [r.break_glass_reason for r in reads] == [None, reason]

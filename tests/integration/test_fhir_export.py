@@ -230,7 +230,8 @@ def test_advocate_and_auditor_bundles_hold_only_what_their_views_hold(story: Any
     assert {r["resourceType"] for r in resources(benefits)} <= {
         "Patient", "CareTeam", "CarePlan", "Flag"}
     auditor = bundles["auditor"]
-    assert "name" not in resources(auditor, "Patient")[0]
+    [audited] = resources(auditor, "Patient")  # identity at most, never contact
+    assert "telecom" not in audited and "address" not in audited
     for kind in ("Condition", "MedicationStatement", "Observation", "EpisodeOfCare",
                  "DocumentReference"):
         redacted = [r for r in resources(auditor, kind) if "REDACTED" in labels(r)]

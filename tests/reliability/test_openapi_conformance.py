@@ -61,8 +61,9 @@ def api(tmp_path: Path) -> Iterator[FastAPI]:
             "care_team.member_added", member_id=member_id, role=role,
             organisation=organisation)))
     project(app, views)
-    queries = CareQueries(app, views, DisclosureRecorder(app))
-    audit = create_audit_router(app, s, authenticator(SECRET))
+    recorder = DisclosureRecorder(app)
+    queries = CareQueries(app, views, recorder)
+    audit = create_audit_router(app, s, authenticator(SECRET, "careloop", recorder), queries)
     yield create_http_app(queries, SECRET, healthy, audit_router=audit)
     views.close()
     app.close()
