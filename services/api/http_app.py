@@ -185,7 +185,7 @@ def create_http_app(
 
     @api.post("/clients/{client_id}/break-glass", response_model=None, responses={
         200: {"model": BreakGlassGrant, "description": "The grant, open until the time given."},
-        **documented_refusals(400, 401, 403, 503)})
+        **documented_refusals(400, 401, 403, 404, 503)})
     async def post_break_glass(
         client_id: UUID, who: Who, request: Annotated[BreakGlassRequest, Body()],
     ) -> dict[str, Any]:
@@ -195,7 +195,7 @@ def create_http_app(
 
     @api.get("/clients/{client_id}/psychotherapy-notes", response_model=None, responses={
         200: {"model": PsychotherapyNotes, "description": "The caller's own notes."},
-        **documented_refusals(401, 403, 503)})
+        **documented_refusals(400, 401, 403, 404, 503)})
     async def get_own_notes(client_id: UUID, who: Who,
                             purpose: PurposeHeader = None) -> dict[str, Any]:
         structlog.contextvars.bind_contextvars(client_id=str(client_id))
