@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from contracts.export import EXAMPLES, annotate
 from contracts.v1.catalogue import MESSAGE_TYPES
@@ -21,7 +21,7 @@ from contracts.v1.events import EVENT_EXAMPLE, OutboundEvent
 from contracts.v1.fhir_messages import FHIR_MESSAGE_TYPES
 from contracts.v1.receipts import RECEIPT_EXAMPLE, Receipt
 from services.api.nats_queries import QUERY_ROOT
-from services.bus.streams import DEADLETTER_ROOT, EVENTS_ROOT, RECEIPTS_ROOT
+from services.bus.streams import DEADLETTER_ROOT, EVENTS_ROOT, FEED_ROOT, RECEIPTS_ROOT
 
 Doc = dict[str, Any]
 DOCUMENT = Path(__file__).resolve().parents[2] / "contracts" / "asyncapi.json"
@@ -44,6 +44,18 @@ class QueryRequest(BaseModel):
     client_id: str | None = None
     purpose: str | None = None
     access: str | None = None
+
+
+class FeedMessage(BaseModel):
+    """The latest view of one client for one role at one organisation (the stream keeps one
+    per role and client), or that the relationship ended (then no client data at all)."""
+
+    organisation: str = Field(description="The organisation whose feed this is.")
+    role: str = Field(description="The role whose view it carries.")
+    client_id: str = Field(description="The client.")
+    relationship: Literal["active", "ended"] = Field(description="ended: no view follows.")
+    view: dict[str, Any] | None = Field(None, description="The role's view, as the API "
+                                                          "serves it to that organisation.")
 
 
 class QueryReply(BaseModel):
@@ -111,6 +123,18 @@ def document() -> Doc:
                                           "with Careloop-Reason and Careloop-Original-* headers.",
                                "contentType": "application/octet-stream",
                                "payload": {"type": "string"}}
+    messages["feed"] = _message("feed", FeedMessage, schemas, None)
+    channels["feed"] = {
+        "address": f"{FEED_ROOT}.{{organisation}}.{{role}}.{{clientId}}", "title": "feed",
+        "description": "Each organisation's feed (its own stream; read through the durable "
+                       "consumer careloop makes for each of its systems). Every delivery is "
+                       "recorded as a disclosure.",
+        "parameters": {"organisation": {"description": "The organisation the feed is for."},
+                       "role": {"description": "The role whose view it carries."},
+                       "clientId": {"description": "The client's id."}},
+        "messages": {"feed": {"$ref": "#/components/messages/feed"}}}
+    operations["send_feed"] = {"action": "send", "channel": {"$ref": "#/channels/feed"},
+                               "messages": [{"$ref": "#/channels/feed/messages/feed"}]}
     channels["receipts"] = {
         "address": f"{RECEIPTS_ROOT}.{{sourceSystem}}", "title": "receipts",
         "description": "One receipt per inbound message (JetStream, kept 14 days).",

@@ -35,7 +35,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from services.api import asyncapi_document, openapi_cleanup
-from services.api.access_tokens import Caller, InvalidToken, verify
+from services.api.access_tokens import Caller, InvalidToken, TokenKeys, verify
 from services.api.care_queries import CareQueries, QueryRefused
 from services.api.disclosure_recorder import DisclosureRecorder, Refusal
 from services.api.response_models import (
@@ -68,6 +68,7 @@ class HealthProbe(BaseModel):
     store: dict[str, Any]
     relay: dict[str, Any]
     projection: dict[str, Any]
+    feeds: dict[str, Any] = Field(default_factory=dict)
 
 
 class BreakGlassRequest(BaseModel):
@@ -82,7 +83,7 @@ def _client_of(request: Request) -> UUID | None:
         return None
 
 
-def authenticator(token_secret: str, issuer: str = "careloop",
+def authenticator(token_secret: str | TokenKeys, issuer: str = "careloop",
                   recorder: DisclosureRecorder | None = None) -> Callable[..., Awaitable[Caller]]:
     """The FastAPI dependency that turns a bearer token into a Caller, or answers 401 (and
     records the refused attempt, naming nobody)."""
@@ -109,7 +110,7 @@ def authenticator(token_secret: str, issuer: str = "careloop",
 
 
 def create_http_app(
-    queries: CareQueries, token_secret: str, health: Callable[[], Awaitable[HealthProbe]],
+    queries: CareQueries, token_secret: str | TokenKeys, health: Callable[[], Awaitable[HealthProbe]],
     issuer: str = "careloop", audit_router: APIRouter | None = None,
 ) -> FastAPI:
     api = FastAPI(

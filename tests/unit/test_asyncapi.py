@@ -74,6 +74,7 @@ def test_every_inbound_type_receipt_and_query_has_a_channel() -> None:
     for name in [*MESSAGE_TYPES, *FHIR_MESSAGE_TYPES]:
         assert f"careloop.in.{{sourceSystem}}.{name}" in addresses
     assert "careloop.receipts.{sourceSystem}" in addresses
+    assert "careloop.feed.{organisation}.{role}.{clientId}" in addresses
     assert {"careloop.query.care_plan", "careloop.query.care_plan_fhir",
             "careloop.query.worklist"} <= addresses
     examples = [m for m in doc["components"]["messages"].values() if m.get("examples")]
