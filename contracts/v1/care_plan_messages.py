@@ -22,55 +22,56 @@ class PlanRef(Strict):
 
 
 class NeedIdentifiedPayload(PlanRef):
-    need_id: UUID
-    domain: Domain
-    description: str = Field(min_length=1, max_length=2000)
+    need_id: UUID = Field(description="The need's id (UUID).")
+    domain: Domain = Field(description="clinical, housing, benefits, psychosocial or substance-use.")
+    description: str = Field(min_length=1, max_length=2000, description="The need, in words.")
 
 
 class NeedResolvedPayload(PlanRef):
-    need_id: UUID
-    note: str = Field(default="", max_length=2000)
+    need_id: UUID = Field(description="The need's id (UUID).")
+    note: str = Field(default="", max_length=2000, description="A note for the team.")
 
 
 class GoalSetPayload(PlanRef):
-    goal_id: UUID
-    domain: Domain
-    description: str = Field(min_length=1, max_length=2000)
-    lifecycle_status: Literal["proposed", "planned", "accepted", "active"] = "proposed"
+    goal_id: UUID = Field(description="The goal's id (UUID).")
+    domain: Domain = Field(description="clinical, housing, benefits, psychosocial or substance-use.")
+    description: str = Field(min_length=1, max_length=2000, description="The goal, in words.")
+    lifecycle_status: Literal["proposed", "planned", "accepted", "active"] = Field(
+        default="proposed", description="FHIR Goal lifecycleStatus to start in.")
     need_id: UUID | None = Field(default=None, description="The need the goal addresses.")
-    target_date: date | None = None
+    target_date: date | None = Field(default=None, description="When it should be met.")
 
 
 class GoalStatusChangedPayload(PlanRef):
-    goal_id: UUID
-    lifecycle_status: Lifecycle
+    goal_id: UUID = Field(description="The goal's id (UUID).")
+    lifecycle_status: Lifecycle = Field(description="The new FHIR Goal lifecycleStatus.")
     achievement_status: Achievement | None = Field(
         default=None, description="Required when completing, unless recorded before.")
-    reason: str = Field(default="", max_length=2000)
+    reason: str = Field(default="", max_length=2000, description="Why it changed.")
 
 
 class GoalAchievementPayload(PlanRef):
-    goal_id: UUID
-    achievement_status: Achievement
-    note: str = Field(default="", max_length=2000)
+    goal_id: UUID = Field(description="The goal's id (UUID).")
+    achievement_status: Achievement = Field(description="FHIR Goal achievementStatus.")
+    note: str = Field(default="", max_length=2000, description="A note for the team.")
 
 
 class TaskAddedPayload(PlanRef):
-    task_id: UUID
-    title: str = Field(min_length=1, max_length=500)
+    task_id: UUID = Field(description="The task's id (UUID).")
+    title: str = Field(min_length=1, max_length=500, description="What is to be done.")
     owner: str = Field(min_length=1, max_length=128, description="The person responsible.")
-    due_date: date
-    domain: Domain
+    due_date: date = Field(description="When it is due.")
+    domain: Domain = Field(description="clinical, housing, benefits, psychosocial or substance-use.")
 
 
 class TaskClosedPayload(PlanRef):
-    task_id: UUID
-    note: str = Field(default="", max_length=2000)
+    task_id: UUID = Field(description="The task's id (UUID).")
+    note: str = Field(default="", max_length=2000, description="A note for the team.")
 
 
 class TaskCancelledPayload(PlanRef):
-    task_id: UUID
-    reason: str = Field(min_length=1, max_length=2000)
+    task_id: UUID = Field(description="The task's id (UUID).")
+    reason: str = Field(min_length=1, max_length=2000, description="Why it was called off.")
 
 
 class NeedIdentified(Envelope):

@@ -16,8 +16,8 @@ class ClientRegisteredPayload(Strict):
         description="careloop's id for the client, chosen by the registering system (UUID); "
         "carries no personal data."
     )
-    given_name: str = Field(min_length=1, max_length=200)
-    family_name: str = Field(min_length=1, max_length=200)
+    given_name: str = Field(min_length=1, max_length=200, description="Given name.")
+    family_name: str = Field(min_length=1, max_length=200, description="Family name.")
     birth_date: date = Field(description="ISO date of birth.")
     preferred_language: str | None = Field(
         default=None, max_length=35, description="BCP-47 tag, e.g. 'en' or 'es-MX'."
@@ -36,15 +36,17 @@ class ClientRef(Strict):
 
 
 class DemographicsUpdatedPayload(ClientRef):
-    given_name: str = Field(min_length=1, max_length=200)
-    family_name: str = Field(min_length=1, max_length=200)
-    birth_date: date
-    preferred_language: str | None = Field(default=None, max_length=35)
+    given_name: str = Field(min_length=1, max_length=200, description="Given name.")
+    family_name: str = Field(min_length=1, max_length=200, description="Family name.")
+    birth_date: date = Field(description="ISO date of birth.")
+    preferred_language: str | None = Field(default=None, max_length=35,
+                                              description="BCP 47 language tag, e.g. en.")
 
 
 class ContactUpdatedPayload(ClientRef):
     address: str | None = Field(default=None, max_length=500, description="Postal address.")
-    phone: str | None = Field(default=None, max_length=40)
+    phone: str | None = Field(default=None, max_length=40,
+                                    description="A phone number that is safe to use.")
     safe_contact_method: Literal["phone", "mail", "in-person", "via-coordinator"] = Field(
         description="The one way it is safe to contact the client.")
     may_leave_messages: bool = Field(description="Whether a message may be left on the phone.")
@@ -54,8 +56,8 @@ class ContactUpdatedPayload(ClientRef):
 
 
 class DischargedPayload(ClientRef):
-    reason: str = Field(min_length=1, max_length=2000)
-    discharge_date: date
+    reason: str = Field(min_length=1, max_length=2000, description="Why the client left.")
+    discharge_date: date = Field(description="The day of discharge.")
 
 
 TeamRole = Literal["clinical-social-worker", "psychiatrist", "housing-advocate",
@@ -65,14 +67,15 @@ TeamRole = Literal["clinical-social-worker", "psychiatrist", "housing-advocate",
 class MemberAddedPayload(ClientRef):
     member_id: str = Field(min_length=1, max_length=128, description="The person's id.")
     role: TeamRole = Field(description="Discipline on this client's team.")
-    organisation: str = Field(min_length=1, max_length=128)
-    period_start: date
-    period_end: date | None = None
+    organisation: str = Field(min_length=1, max_length=128,
+                              description="The organisation the person works for.")
+    period_start: date = Field(description="First day on the team.")
+    period_end: date | None = Field(default=None, description="Last day, if known.")
 
 
 class MemberEndedPayload(ClientRef):
-    member_id: str = Field(min_length=1, max_length=128)
-    period_end: date
+    member_id: str = Field(min_length=1, max_length=128, description="The person's id.")
+    period_end: date = Field(description="Their last day on the team.")
 
 
 Purpose = Literal["treatment", "care-coordination"]
@@ -88,7 +91,8 @@ class ConsentEvidence(Strict):
     representative: str | None = Field(
         default=None, min_length=1, max_length=200,
         description="The legal representative's name and capacity (required when they signed).")
-    method: Literal["written", "electronic", "verbal-with-witness"]
+    method: Literal["written", "electronic", "verbal-with-witness"] = Field(
+        description="How the client (or representative) gave it.")
     witness: str | None = Field(default=None, min_length=1, max_length=200,
                                 description="Who witnessed a verbal consent (required then).")
     signed_at: AwareDatetime = Field(description="When it was given, with offset.")
@@ -98,17 +102,19 @@ class ConsentEvidence(Strict):
 
 
 class ConsentRecordedPayload(ClientRef):
-    consent_id: UUID
-    status: Literal["draft", "active", "rejected"]
-    provision: Literal["permit", "deny"]
+    consent_id: UUID = Field(description="The consent's id (UUID), chosen by the sender.")
+    status: Literal["draft", "active", "rejected"] = Field(
+        description="FHIR Consent status as recorded.")
+    provision: Literal["permit", "deny"] = Field(
+        description="permit or deny; a deny wins over any permit.")
     recipient_roles: list[TeamRole] = Field(default_factory=list,
                                             description="Recipient classes, by role.")
     recipient_organisations: list[str] = Field(default_factory=list,
                                                description="Named recipient organisations.")
-    purposes: list[Purpose] = Field(min_length=1)
-    data_categories: list[Category] = Field(min_length=1)
-    period_start: date
-    period_end: date | None = None
+    purposes: list[Purpose] = Field(min_length=1, description="What the data may be used for.")
+    data_categories: list[Category] = Field(min_length=1, description="Which data it covers.")
+    period_start: date = Field(description="First day it applies.")
+    period_end: date | None = Field(default=None, description="Last day, if any.")
     part2: bool = Field(default=False,
                         description="A 42 CFR Part 2 consent (needed for substance-use data); "
                         "it names its recipient organisations.")
@@ -118,8 +124,8 @@ class ConsentRecordedPayload(ClientRef):
 
 
 class ConsentChangePayload(ClientRef):
-    consent_id: UUID
-    reason: str = Field(default="", max_length=2000)
+    consent_id: UUID = Field(description="A consent on the record.")
+    reason: str = Field(default="", max_length=2000, description="Why it changed.")
 
 
 class ConsentActivatedPayload(ConsentChangePayload):

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://careloop.invalid/events")
 
@@ -16,25 +16,44 @@ def event_id(aggregate_id: UUID, version: int) -> str:
     return str(uuid5(EVENT_ID_NAMESPACE, f"{aggregate_id}:{version}"))
 
 
+EVENT_EXAMPLE: dict[str, Any] = {
+    "schema_version": 1, "event_id": "0f6b1c9e-3a57-5d2e-9c41-7e8a2b6d4f10",
+    "event_type": "referral.accepted", "position": 42, "aggregate_type": "referral",
+    "aggregate_id": "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "aggregate_version": 2,
+    "client_id": "5f0c9a8e-2d4b-4c1e-9a3f-7b6d2e1c0a11",
+    "actor": {"id": "ha-207", "role": "housing-advocate", "organisation": "harbor-housing"},
+    "occurred_at": "2026-11-04T10:30:00-05:00", "recorded_at": "2026-11-04T15:30:01.118Z",
+    "source_system": "harbor-cases", "message_id": "harbor-cases-000211",
+    "correlation_id": "corr-housing-2026-11",
+    "data": {"referral_id": "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "owner": "ha-207"},
+}
+
+
 class ActorOut(BaseModel):
-    id: str
-    role: str
-    organisation: str
+    """The person who acted, as the sender named them."""
+
+    id: str = Field(description="The person's id in the sender's system.")
+    role: str = Field(description="The role they acted in.")
+    organisation: str = Field(description="The organisation they acted for.")
 
 
 class OutboundEvent(BaseModel):
-    schema_version: int = 1
-    event_id: str
+    """One stored domain event, as published on careloop.events.<aggregate>.<event>."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EVENT_EXAMPLE]})
+
+    schema_version: int = Field(default=1, description="Event format version.")
+    event_id: str = Field(description="Stable id of the event (same on every replay).")
     event_type: str = Field(description="e.g. 'referral.accepted'.")
     position: int = Field(description="The event's position in careloop's store (gapless order).")
-    aggregate_type: str
-    aggregate_id: UUID
-    aggregate_version: int
+    aggregate_type: str = Field(description="e.g. 'referral', 'client', 'care_plan'.")
+    aggregate_id: UUID = Field(description="The aggregate (referral, care plan, ...) changed.")
+    aggregate_version: int = Field(description="The aggregate's version after this event.")
     client_id: UUID | None = Field(description="The client the event concerns.")
-    actor: ActorOut
+    actor: ActorOut = Field(description="Who acted.")
     occurred_at: datetime = Field(description="Business time reported by the sender.")
     recorded_at: datetime = Field(description="When careloop stored the event.")
-    source_system: str
-    message_id: str
-    correlation_id: str
+    source_system: str = Field(description="The system whose message caused the event.")
+    message_id: str = Field(description="That message's idempotency key.")
+    correlation_id: str = Field(description="That message's correlation id.")
     data: dict[str, Any] = Field(description="The event's own facts.")

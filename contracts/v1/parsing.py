@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from contracts.v1.catalogue import MESSAGE_TYPES
 from contracts.v1.envelope import SCHEMA_VERSION, Envelope
+from contracts.v1.fhir_messages import FHIR_MESSAGE_TYPES
 from contracts.v1.receipts import Problem
 
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -74,16 +75,19 @@ def parse_message(
     except json.JSONDecodeError as e:
         msg = f"message is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
         raise Rejection("invalid_json", [_problem("invalid_json", "json", msg)]) from e
+    except RecursionError as e:  # Python's parser gives up on very deep nesting
+        msg = "message nests arrays or objects too deeply to be read"
+        raise Rejection("invalid_json", [_problem("invalid_json", "max_depth", msg)]) from e
     if not isinstance(doc, dict):
         msg = "message must be a JSON object (the envelope), not " + type(doc).__name__
         raise Rejection("invalid_json", [_problem("invalid_json", "object", msg)])
     known = _readable(doc)
 
-    model = MESSAGE_TYPES.get(message_type)
+    model = MESSAGE_TYPES.get(message_type) or FHIR_MESSAGE_TYPES.get(message_type)
     if model is None:
         msg = (
             f"unknown message type '{message_type}' in the subject; "
-            f"known types: {', '.join(sorted(MESSAGE_TYPES))}"
+            f"known types: {', '.join(sorted([*MESSAGE_TYPES, *FHIR_MESSAGE_TYPES]))}"
         )
         raise Rejection("unknown_message_type", [_problem("unknown_message_type", "catalogue", msg)], known)
     if doc.get("message_type") != message_type:

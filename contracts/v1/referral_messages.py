@@ -58,7 +58,8 @@ class ReferralCompletedPayload(ReferralRef):
 
 
 class OutcomeAcknowledgedPayload(ReferralRef):
-    note: str = Field(default="", max_length=2000)
+    note: str = Field(default="", max_length=2000,
+                      description="What the referrer concluded, for the recipient.")
 
 
 class ReferralDraftedPayload(ReferralMadePayload):
@@ -66,7 +67,7 @@ class ReferralDraftedPayload(ReferralMadePayload):
 
 
 class NotePayload(ReferralRef):
-    note: str = Field(min_length=1, max_length=2000)
+    note: str = Field(min_length=1, max_length=2000, description="How it is going.")
 
 
 class ReferralDrafted(Envelope):

@@ -8,12 +8,16 @@ client exists. Every read is recorded before its data is sent.
 # No `from __future__ import annotations`: FastAPI must see the route annotations, which
 # refer to names local to create_http_app, as objects.
 
+import json
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
+import psycopg
 import structlog
+from eventsourcing.persistence import PersistenceError
 from fastapi import (
     APIRouter,
     Body,
@@ -27,19 +31,37 @@ from fastapi import (
     Response,
 )
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from services.api import asyncapi_document, openapi_cleanup
 from services.api.access_tokens import Caller, InvalidToken, TokenKeys
 from services.api.care_queries import CareQueries, QueryRefused
 from services.api.disclosure_recorder import DisclosureRecorder, Refusal
+from services.api.response_models import (
+    BreakGlassGrant,
+    CarePlanView,
+    FhirBundle,
+    PsychotherapyNotes,
+    WorklistPage,
+    documented_refusals,
+)
 from services.api.token_cache import VerifiedTokens
 from services.api.worklist_queries import WORKLISTS
+from services.fhir.care_plan_export import MEDIA_TYPE as FHIR_JSON
+from services.fhir.care_plan_export import care_plan_bundle
 
 log = structlog.get_logger("careloop.http")
 
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    PersistenceError, psycopg.Error, sqlite3.Error, OSError, TimeoutError)
+"""A store or the bus away: the request could not be served (or recorded) right now."""
+
 Purpose = Literal["treatment", "care-coordination", "audit"]
-bearer = HTTPBearer(auto_error=False, description="A token from `careloop token`.")
+bearer = HTTPBearer(auto_error=False, bearerFormat="JWT",
+                    description="A signed JWT (HS256) from `careloop token` or your identity "
+                                "provider: sub, role, organisation, exp.")
 
 
 PURPOSES: tuple[str, ...] = get_args(Purpose)
@@ -114,6 +136,7 @@ def create_http_app(
         version="0.1.0",
         description="Care-plan views per role, worklists, audit and health for "
                     "interdisciplinary care teams. Every read is recorded.",
+        dependencies=[Depends(openapi_cleanup.refuse_unknown_query)],
     )
     caller = authenticator(token_secret, issuer, queries.recorder)
 
@@ -127,7 +150,27 @@ def create_http_app(
         except QueryRefused as refused:
             raise HTTPException(refused.status, refused.detail) from None
 
-    @api.get("/health", response_model=HealthProbe)
+    asyncapi_json = asyncapi_document.render()
+
+    @api.get("/asyncapi.json", response_class=Response, responses={200: {
+        "description": "The AsyncAPI 3.0 document of careloop's NATS interface.",
+        "content": {"application/json": {"schema": {"type": "object"}}}},
+        **documented_refusals(422)})
+    async def get_asyncapi() -> Response:
+        return Response(asyncapi_json, media_type="application/json")
+
+    async def unavailable(request: Request, error: Exception) -> JSONResponse:
+        """A dependency failed mid-request (store away, read not recorded): fail closed,
+        and say so as 503. Anything else is a bug and stays a 500."""
+        log.warning("request_unavailable", error=type(error).__name__)
+        return JSONResponse({"detail": "temporarily unavailable; try again"}, status_code=503)
+
+    for unavailable_error in DEPENDENCY_ERRORS:
+        api.add_exception_handler(unavailable_error, unavailable)
+
+    @api.get("/health", response_model=HealthProbe, responses={
+        503: {"model": HealthProbe, "description": "Degraded: a dependency is away or stuck."},
+        **documented_refusals(422)})
     async def get_health(response: Response) -> HealthProbe:
         probe = await health()
         if probe.status != "ok":
@@ -147,8 +190,9 @@ def create_http_app(
 
     @api.get("/clients/{client_id}/care-plan", response_class=Response,
              openapi_extra=care_plan_params,
-             responses={200: {"content": {"application/json": {}},
-                              "description": "The care plan as the caller's role sees it."}})
+             responses={200: {"model": CarePlanView,
+                              "description": "The care plan as the caller's role sees it."},
+                        **documented_refusals(400, 401, 403, 404, 503)})
     async def get_care_plan(client_id: UUID, request: Request) -> Response:
         who = await caller(request, await bearer(request))
         purpose = _one_of(request.headers.get("x-careloop-purpose"), PURPOSES,
@@ -162,7 +206,23 @@ def create_http_app(
             raise HTTPException(refused.status, refused.detail) from None
         return Response(body, media_type="application/json")
 
-    @api.post("/clients/{client_id}/break-glass")
+    @api.get("/clients/{client_id}/fhir", response_class=Response, responses={200: {
+        "description": "The caller's care plan as a FHIR R4 Bundle (type collection), "
+                       "rendered from the same role view as /care-plan.",
+        "content": {FHIR_JSON: {"schema": FhirBundle.model_json_schema()}}},
+        **documented_refusals(400, 401, 403, 404, 503)})
+    async def get_care_plan_fhir(
+        client_id: UUID, who: Who, purpose: PurposeHeader = None,
+        access: Annotated[Literal["break-glass"] | None, Query(
+            description="'break-glass' after opening emergency access")] = None,
+    ) -> Response:
+        structlog.contextvars.bind_contextvars(client_id=str(client_id))
+        view = await answer(queries.care_plan(who, client_id, purpose=purpose, access=access))
+        return Response(json.dumps(care_plan_bundle(view)), media_type=FHIR_JSON)
+
+    @api.post("/clients/{client_id}/break-glass", response_model=None, responses={
+        200: {"model": BreakGlassGrant, "description": "The grant, open until the time given."},
+        **documented_refusals(400, 401, 403, 404, 503)})
     async def post_break_glass(
         client_id: UUID, who: Who, request: Annotated[BreakGlassRequest, Body()],
     ) -> dict[str, Any]:
@@ -170,13 +230,17 @@ def create_http_app(
         log.warning("break_glass_opened")
         return await answer(queries.open_break_glass(who, client_id, request.reason))
 
-    @api.get("/clients/{client_id}/psychotherapy-notes")
+    @api.get("/clients/{client_id}/psychotherapy-notes", response_model=None, responses={
+        200: {"model": PsychotherapyNotes, "description": "The caller's own notes."},
+        **documented_refusals(400, 401, 403, 404, 503)})
     async def get_own_notes(client_id: UUID, who: Who,
                             purpose: PurposeHeader = None) -> dict[str, Any]:
         structlog.contextvars.bind_contextvars(client_id=str(client_id))
         return await answer(queries.own_notes(who, client_id, purpose))
 
-    @api.get("/worklists/{name}")
+    @api.get("/worklists/{name}", response_model=None, responses={
+        200: {"model": WorklistPage, "description": "One page of the worklist."},
+        **documented_refusals(400, 401, 403, 404, 503)})
     async def get_worklist(
         name: Annotated[str, Path(description=", ".join(WORKLISTS))],
         who: Who,
@@ -191,4 +255,5 @@ def create_http_app(
 
     if audit_router is not None:
         api.include_router(audit_router)
+    openapi_cleanup.install(api)
     return api

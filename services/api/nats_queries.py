@@ -1,7 +1,7 @@
 """The same queries as HTTP, over NATS request-reply, for team systems.
 
-Request on ``careloop.query.<name>`` (care_plan, psychotherapy_notes, worklist,
-break_glass) a JSON object with ``token`` and the query's arguments; the reply is
+Request on ``careloop.query.<name>`` (care_plan, care_plan_fhir, psychotherapy_notes,
+worklist, break_glass) a JSON object with ``token`` and the query's arguments; the reply is
 ``{"status": 200, "body": {...}}`` or ``{"status": 4xx, "detail": "..."}`` — the same codes
 and sentences as HTTP.
 """
@@ -23,6 +23,7 @@ from nats.aio.subscription import Subscription
 from services.api.access_tokens import Caller, InvalidToken, TokenKeys, verify
 from services.api.care_queries import CareQueries, QueryRefused
 from services.api.disclosure_recorder import Refusal
+from services.fhir.care_plan_export import care_plan_bundle
 
 log = structlog.get_logger("careloop.nats_queries")
 
@@ -48,6 +49,7 @@ class NatsQueries:
             "care_plan": lambda who, a: q.care_plan(
                 who, _uuid(a, "client_id"), purpose=a.get("purpose"), access=a.get("access"),
                 channel="nats"),
+            "care_plan_fhir": lambda who, a: self._fhir(who, a),
             "psychotherapy_notes": lambda who, a: q.own_notes(
                 who, _uuid(a, "client_id"), a.get("purpose"), channel="nats"),
             "break_glass": lambda who, a: q.open_break_glass(
@@ -60,6 +62,12 @@ class NatsQueries:
                 today=date.fromisoformat(a["as_of"]) if a.get("as_of") else None,
                 channel="nats"),
         }
+
+    async def _fhir(self, who: Caller, a: dict[str, Any]) -> dict[str, Any]:
+        """The same read as ``care_plan`` (same checks, same record), as a FHIR Bundle."""
+        view = await self.queries.care_plan(who, _uuid(a, "client_id"), purpose=a.get("purpose"),
+                                            access=a.get("access"), channel="nats")
+        return care_plan_bundle(view)
 
     async def start(self) -> None:
         self._sub = await self.nc.subscribe(f"{QUERY_ROOT}.>", queue="careloop-api",

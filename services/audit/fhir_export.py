@@ -17,25 +17,11 @@ from fhir.resources.R4B.auditevent import AuditEvent
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.provenance import Provenance
 
+from services.fhir.audit_targets import targets
+from services.fhir.codes import ACTOR_SYSTEM, CARELOOP, PURPOSE_OF_USE, V3_ACT_REASON
 from services.store.event_records import Record
 
-CARELOOP = "https://careloop.invalid/fhir"
-ACTOR_SYSTEM = f"{CARELOOP}/actor"
 EVENT_TYPE_SYSTEM = f"{CARELOOP}/event-type"
-
-TARGETS = {
-    "client": "Patient", "referral": "ServiceRequest", "care_plan": "CarePlan",
-    "clinical_record": "List", "case_conference": "Encounter", "disclosure": "AuditEvent",
-}
-"""careloop aggregate → the FHIR resource type it maps to (the FHIR mapping in docs/domain.md)."""
-
-PURPOSE_OF_USE = {
-    "treatment": "TREAT", "care-coordination": "CAREMGT", "audit": "HOPERAT",
-    "emergency": "ETREAT",
-}
-"""careloop read purposes → HL7 v3 ActReason codes."""
-
-V3_ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 
 
 def _who(actor: dict[str, str]) -> dict[str, Any]:
@@ -44,14 +30,15 @@ def _who(actor: dict[str, str]) -> dict[str, Any]:
 
 
 def provenance_of(record: Record) -> dict[str, Any]:
-    """Who changed the client's record, when it happened and when careloop recorded it."""
+    """Who changed the client's record, when it happened and when careloop recorded it. The
+    targets are the resources the care-plan export (``GET /clients/{id}/fhir``) holds under
+    the same ids."""
     actor = record["actor"]
     operation = "CREATE" if record["aggregate_version"] == 1 else "UPDATE"
-    target = TARGETS.get(record["aggregate_type"], "Basic")
     return {
         "resourceType": "Provenance",
         "id": record["event_id"],
-        "target": [{"reference": f"{target}/{record['aggregate_id']}"}],
+        "target": [{"reference": target} for target in targets(record)],
         "occurredDateTime": record["occurred_at"],
         "recorded": record["recorded_at"],
         "activity": {"coding": [

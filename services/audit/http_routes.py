@@ -29,6 +29,17 @@ from projections.access_scope import SCOPE_VIEW, related
 from projections.audit_redaction import redact, redact_record
 from services.api.access_tokens import Caller
 from services.api.care_queries import CareQueries, QueryRefused
+from services.api.response_models import (
+    AggregateState,
+    BreakGlassGrant,
+    ChainReport,
+    Disclosures,
+    FhirBundle,
+    Refusals,
+    StoredView,
+    Timeline,
+    documented_refusals,
+)
 from services.audit.as_of import aggregate_at_version, owners_of, view_as_of
 from services.audit.disclosure_accounting import Reader, accounting, record_read
 from services.audit.fhir_export import timeline_bundle
@@ -52,7 +63,8 @@ def create_audit_router(
     app: CareLoop, settings: Settings, require_auditor: Callable[..., Any],
     queries: CareQueries,
 ) -> APIRouter:
-    router = APIRouter(prefix="/audit", tags=["audit"])
+    router = APIRouter(prefix="/audit", tags=["audit"],
+                       responses=documented_refusals(400, 401, 403, 404, 503))
     Auditor = Annotated[Any, Depends(require_auditor)]
 
     async def caller_of(who: Any, client_id: UUID | None, what: str) -> Caller:
@@ -80,7 +92,8 @@ def create_audit_router(
         log.info("audit_read", user=reader.user, client_id=str(client_id), view=view)
         return caller, grant
 
-    @router.post("/clients/{client_id}/investigation")
+    @router.post("/clients/{client_id}/investigation", response_model=None, responses={
+        200: {"model": BreakGlassGrant, "description": "The grant, open until the time given."}})
     async def post_investigation(
         client_id: UUID, who: Auditor, request: Annotated[InvestigationRequest, Body()],
     ) -> dict[str, Any]:
@@ -91,7 +104,12 @@ def create_audit_router(
         except QueryRefused as refused:
             raise HTTPException(refused.status, refused.detail) from None
 
-    @router.get("/clients/{client_id}/timeline", response_model=None)
+    @router.get("/clients/{client_id}/timeline", response_model=None, responses={200: {
+        "description": "The client's history: JSON, NDJSON (one event per line) or a FHIR "
+                       "Bundle of Provenance and AuditEvent resources.",
+        "model": Timeline | FhirBundle,
+        "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
+        **documented_refusals(422)})
     async def get_timeline(
         client_id: UUID, who: Auditor,
         since: datetime | None = None, until: datetime | None = None,
@@ -109,7 +127,9 @@ def create_audit_router(
                                      media_type="application/x-ndjson")
         return {"client_id": str(client_id), "events": events}
 
-    @router.get("/clients/{client_id}/as-of")
+    @router.get("/clients/{client_id}/as-of", response_model=None, responses={
+        200: {"model": StoredView, "description": "The view as it stood then."},
+        **documented_refusals(404)})
     async def get_as_of(
         client_id: UUID, who: Auditor, at: datetime,
         view: str = "care_plan", by: Literal["recorded", "business"] = "recorded",
@@ -122,9 +142,13 @@ def create_audit_router(
             raise HTTPException(404, f"client {client_id} had no {view} at {at.isoformat()}")
         return redact(doc, grant)  # type: ignore[no-any-return]
 
-    @router.get("/aggregates/{aggregate_id}")
+    @router.get("/aggregates/{aggregate_id}", response_model=None, responses={
+        200: {"model": AggregateState, "description": "The aggregate at that version."},
+        **documented_refusals(404)})
     async def get_aggregate(
-        aggregate_id: UUID, who: Auditor, version: Annotated[int, Query(ge=1)],
+        aggregate_id: UUID, who: Auditor,
+        version: Annotated[int, Query(ge=1, le=2**31 - 1, description="1 up to the largest "
+                                      "version a store can hold (PostgreSQL integer)")],
     ) -> dict[str, Any]:
         what = f"aggregate:{aggregate_id}@v{version}"
         caller = await caller_of(who, None, what)
@@ -152,7 +176,8 @@ def create_audit_router(
                                     "audit")
         return redact(state, all(grants))  # type: ignore[no-any-return]
 
-    @router.get("/clients/{client_id}/disclosures")
+    @router.get("/clients/{client_id}/disclosures", response_model=None, responses={
+        200: {"model": Disclosures, "description": "Every read and disclosure."}})
     async def get_disclosures(
         client_id: UUID, who: Auditor,
         since: datetime | None = None, until: datetime | None = None,
@@ -162,7 +187,8 @@ def create_audit_router(
             lambda: [e.as_dict() for e in accounting(app, client_id, since, until)])
         return {"client_id": str(client_id), "disclosures": entries}
 
-    @router.get("/refusals")
+    @router.get("/refusals", response_model=None, responses={
+        200: {"model": Refusals, "description": "Refused attempts the auditor may see."}})
     async def get_refusals(who: Auditor,
                            limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
         """Refused attempts (401, 403, out of scope) about this organisation's clients or by
@@ -177,7 +203,8 @@ def create_audit_router(
                                                               limit)))
         return {"organisation": caller.organisation, "refusals": found}
 
-    @router.get("/verify")
+    @router.get("/verify", response_model=None, responses={
+        200: {"model": ChainReport, "description": "The chain's verdict."}})
     async def get_verify(who: Auditor, expect_head: str | None = None) -> dict[str, Any]:
         await caller_of(who, None, "verify")
 

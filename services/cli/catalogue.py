@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, CanMutateAggregate
 
 import domain
 from contracts.v1.catalogue import MESSAGE_TYPES
+from contracts.v1.fhir_messages import FHIR_MESSAGE_TYPES
 from domain.errors import DomainError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,6 +102,18 @@ def catalogue_markdown() -> str:
         doc = (model.__doc__ or "").strip().splitlines()[0]
         out.append(f"| `{name}` | {doc} | [schema](../contracts/schemas/{name}.json) | "
                    f"[example](../contracts/examples/{name}.json) |")
+    out += [
+        "",
+        "FHIR R4 (SDOH Clinical Care referrals), translated into the native message they mean",
+        "(see partners.md, FHIR section):",
+        "",
+        "| message type | what it reports | schema | example |",
+        "|---|---|---|---|",
+    ]
+    for name, model in FHIR_MESSAGE_TYPES.items():
+        doc = " ".join((model.__doc__ or "").split())
+        out.append(f"| `{name}` | {doc} | [schema](../contracts/schemas/{name}.json) | "
+                   "[examples](../contracts/examples/fhir/) |")
     out += [
         "",
         "## Outbound event names",

@@ -19,12 +19,14 @@ from services.api.access_tokens import ROLES, Caller, issue, secret_for
 from services.bus.embedded_auth import NoCredentials, load_credentials
 from services.bus.permissions import partner_inbox
 from services.cli.audit import audit_app
+from services.cli.fhir import fhir_cmd
 from services.cli.structured_logging import configure_logging
 from services.settings import Settings
 
 app = typer.Typer(help="careloop: the shared spine of an interdisciplinary care team.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(audit_app, name="audit")
+app.command("fhir")(fhir_cmd)
 out = Console(soft_wrap=True)
 RUNTIME_FILE = "runtime.json"
 
@@ -250,14 +252,24 @@ def nats_config(
 
 
 @app.command()
+def asyncapi() -> None:
+    """Regenerate contracts/asyncapi.json (AsyncAPI 3.0) from the contracts."""
+    from services.api.asyncapi_document import write
+
+    out.print(f"wrote {write()}")
+
+
+@app.command()
 def contracts() -> None:
-    """Regenerate contracts/schemas and docs/catalogue.md (message types, event names,
-    rejection codes) from the code."""
+    """Regenerate contracts/schemas, docs/catalogue.md (message types, event names,
+    rejection codes) and contracts/asyncapi.json from the code."""
     from contracts.export import main
+    from services.api.asyncapi_document import write
     from services.cli.catalogue import write_catalogue
 
     main()
     write_catalogue()
+    write()
     structlog.get_logger().info("contracts_exported")
 
 

@@ -41,6 +41,7 @@ from services.bus.streams import (
     split_inbound_subject,
 )
 from services.commands.batch import Result, apply_batch
+from services.fhir.inbound import translate as translate_fhir
 from services.ingest import receipts
 from services.partners.registry import load_partner_registry
 from services.settings import Settings
@@ -163,7 +164,8 @@ class Ingest:
             source, message_type = split_inbound_subject(raw.subject)
             d = Delivery(raw, source, message_type, meta.sequence.stream, meta.num_delivered)
             try:
-                d.message = self._authorised(parse_message(raw.data, source, message_type))
+                d.message = self._authorised(translate_fhir(
+                    parse_message(raw.data, source, message_type)))
             except Rejection as rejection:
                 d.rejection = rejection
             deliveries.append(d)
