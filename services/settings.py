@@ -36,7 +36,8 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     relay_poll_seconds: float = 0.2
-    ingest_max_deliver: int = 20
+    ingest_max_deliver: int = Field(
+        default=4, description="Attempts (within seconds) before a failing message is dead-lettered.")
     ingest_batch_size: int = Field(
         default=256, description="Inbound messages fetched, applied and committed together."
     )
