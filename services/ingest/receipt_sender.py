@@ -50,7 +50,7 @@ class ReceiptSender:
     async def answer(self, d: Delivery, ctx: dict[str, Any]) -> bool:
         """True once the receipt is in the receipts stream; False if NATS stayed away."""
         receipt = receipt_for(d)
-        published = False
+        published = compacted = False
         for attempt in range(1, PUBLISH_ATTEMPTS + 1):
             try:
                 await self._publish(receipt)
@@ -61,9 +61,9 @@ class ReceiptSender:
                 await asyncio.sleep(0.25 * attempt)
             except Exception as e:  # refused by the stream: the short form always fits
                 log.error("receipt_refused", error=type(e).__name__, detail=str(e)[:200], **ctx)
-                if receipt.problems == [] and len(receipt.summary) <= receipts.COMPACT_SUMMARY:
+                if compacted:
                     return False
-                receipt = receipts.compact(receipt)
+                receipt, compacted = receipts.compact(receipt), True
         if not published:
             return False
         # Accepted receipts are the bulk of traffic: debug. Refusals are worth reading.
