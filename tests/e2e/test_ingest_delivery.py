@@ -19,8 +19,8 @@ from services.bus.streams import inbound_subject
 from services.commands import registry as inbound_commands
 from services.runtime import Runtime
 from services.settings import Settings
-from tests.e2e.inbound_partner import Partner, ingest_consumer, stored_events, until, until_acked
 from tests.helpers import message
+from tests.inbound_partner import Partner, ingest_consumer, stored_events, until, until_acked
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from services.bus import jetstream_pipeline
 from services.ingest import consumer as ingest_consumer
 from services.runtime import Runtime
 from services.settings import Settings
-from tests.e2e.inbound_partner import Partner, stored_events, until_acked
 from tests.helpers import message
+from tests.inbound_partner import Partner, stored_events, until_acked
 
 
 async def test_parser_breakers_in_a_batch_get_specific_receipts_and_the_valid_ones_are_accepted(
