@@ -33,6 +33,12 @@ class HealthProbe(BaseModel):
     store: dict[str, Any]
     relay: dict[str, Any]
     projection: dict[str, Any]
+    ingest: dict[str, Any] = Field(default_factory=dict)
+    components: dict[str, Any] = Field(default_factory=dict)
+    quarantine: dict[str, Any] = Field(default_factory=dict)
+    dead_letters: dict[str, Any] = Field(default_factory=dict)
+    integrity: dict[str, Any] = Field(default_factory=dict)
+    problems: list[str] = Field(default_factory=list, description="Why the status is degraded.")
 
 
 class BreakGlassRequest(BaseModel):

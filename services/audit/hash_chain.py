@@ -29,6 +29,7 @@ from eventsourcing.persistence import Notification
 from services.settings import Settings
 from services.store.care_app import CareLoop
 from services.store.event_records import notifications
+from services.store.event_seal import CheckedMapper, seal_holds
 from services.store.event_store_config import postgres_conninfo
 
 log = structlog.get_logger("careloop.hash_chain")
@@ -70,7 +71,8 @@ class Finding:
 
     position: int
     kind: str
-    """``altered``, ``deleted``, ``inserted``, ``reordered``, ``chain-altered`` or ``anchor``."""
+    """``altered``, ``deleted``, ``inserted``, ``reordered``, ``chain-altered``, ``forged``
+    (its seal does not hold: written without careloop's key) or ``anchor``."""
     detail: str
 
 
@@ -203,15 +205,37 @@ def open_chain_table(settings: Settings) -> ChainTable:
     return PostgresChainTable(postgres_conninfo(settings), settings.postgres_schema)
 
 
+class TamperFound(Exception):
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.detail)
+        self.finding = finding
+
+
+def _forged(note: Notification) -> Finding:
+    return Finding(note.id, "forged",
+                   f"event {note.id} ({note.topic} v{note.originator_version} of "
+                   f"{note.originator_id}) does not carry careloop's seal: written by someone "
+                   "without the key, or altered")
+
+
 class HashChain:
     def __init__(self, app: CareLoop, table: ChainTable) -> None:
         self.app, self.table = app, table
+        mapper = app.mapper
+        self.seal_key = mapper.seal_key if isinstance(mapper, CheckedMapper) else None
+
+    def _sealed(self, note: Notification) -> bool:
+        return seal_holds(self.seal_key, note.originator_id, note.originator_version, note.topic,
+                          note.state)
 
     def head(self) -> Link | None:
         return self.table.head()
 
     def advance(self, max_pages: int | None = None) -> int:
-        """Chain the events stored since the head; returns how many were added."""
+        """Chain the events stored since the head; returns how many were added.
+
+        A row whose seal does not hold is never chained: the rows before it are, and
+        ``TamperFound`` names it."""
         added = 0
         pages = 0
         while max_pages is None or pages < max_pages:
@@ -222,12 +246,20 @@ class HashChain:
             if not notes:
                 break
             links = []
+            forged = next((n for n in notes if not self._sealed(n)), None)
             for note in notes:
+                if note is forged:
+                    break
                 content = content_hash(note)
                 previous = link_hash(previous, note.id, content)
                 links.append(Link(note.id, content, previous))
-            if self.table.append(links, after):
+            if links and self.table.append(links, after):
                 added += len(links)
+            if forged is not None:
+                finding = _forged(forged)
+                log.error("hash_chain_tamper_detected", alert=True, position=finding.position,
+                          kind=finding.kind)
+                raise TamperFound(finding)
             pages += 1
             if len(notes) < PAGE:
                 break
@@ -248,8 +280,10 @@ class HashChain:
         link = next(chained, None)
         for notes in notifications(self.app, 0, page=PAGE):
             for note in notes:
-                if link is None:
-                    break  # past the chain's head: not chained yet
+                if link is None:  # past the chain's head: not chained yet, but sealed?
+                    if not self._sealed(note):
+                        return self._report(checked, last, previous, _forged(note))
+                    continue
                 content = content_hash(note)
                 if link.position < note.id:
                     return self._report(checked, last, previous, Finding(
@@ -263,6 +297,8 @@ class HashChain:
                 if expected != link.chain:
                     return self._report(checked, last, previous,
                                         self._explain(note, content, link, previous))
+                if not self._sealed(note):
+                    return self._report(checked, last, previous, _forged(note))
                 previous, last, checked = expected, note.id, checked + 1
                 if want_hash is not None and expected == want_hash and want_pos in (None, last):
                     anchor_seen = True
@@ -292,7 +328,7 @@ class HashChain:
                        f"{note.originator_id}) no longer matches its chained content")
 
     def _report(self, checked: int, last: int, previous: str, finding: Finding) -> VerifyReport:
-        log.warning("hash_chain_mismatch", position=finding.position, kind=finding.kind)
+        log.error("hash_chain_mismatch", alert=True, position=finding.position, kind=finding.kind)
         return VerifyReport(False, checked, last, previous, finding)
 
 

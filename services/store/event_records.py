@@ -17,6 +17,7 @@ from eventsourcing.persistence import Notification
 
 from services.relay.outbound_events import is_published, to_outbound
 from services.store.care_app import CareLoop
+from services.store.event_seal import DamagedEvent
 
 PAGE = 1000
 """Notifications read per query: memory stays flat however long the history is."""
@@ -58,7 +59,10 @@ def record_of(app: CareLoop, note: Notification, clients: ClientResolver) -> Rec
     """The public event dict of a stored domain event (None for internal bookkeeping)."""
     if not is_published(note.topic):
         return None
-    event = app.mapper.to_domain_event(note)
+    try:
+        event = app.mapper.to_domain_event(note)
+    except DamagedEvent as e:
+        raise e.at(note.id) from e
     clients.learn(event)
     return to_outbound(event, note.id, clients).model_dump(mode="json")
 
