@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from services.api.access_tokens import Caller, InvalidToken, verify
 from services.api.care_queries import WORKLISTS, CareQueries, QueryRefused
+from services.api.input_guard import InputGuard
 
 log = structlog.get_logger("careloop.http")
 
@@ -76,6 +77,7 @@ def create_http_app(
         description="Care-plan views per role, worklists, audit and health for "
                     "interdisciplinary care teams. Every read is recorded.",
     )
+    api.add_middleware(InputGuard)
     caller = authenticator(token_secret, issuer)
 
     Who = Annotated[Caller, Depends(caller)]
