@@ -26,7 +26,10 @@ class OutboundEvent(BaseModel):
     schema_version: int = 1
     event_id: str
     event_type: str = Field(description="e.g. 'referral.accepted'.")
-    position: int = Field(description="The event's position in careloop's store (gapless order).")
+    position: int = Field(
+        description="The event's position in careloop's store: strictly increasing in "
+        "publication order, with gaps (internal bookkeeping takes positions too, and a "
+        "PostgreSQL transaction that fails leaves its numbers unused).")
     aggregate_type: str
     aggregate_id: UUID
     aggregate_version: int
