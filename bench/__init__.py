@@ -1,1 +1,1 @@
-"""careloop's benchmark: ``python -m bench`` (or ``make bench``); see the README."""
+"""careloop's benchmark: ``python -m bench`` (or ``make bench``); see docs/performance.md."""

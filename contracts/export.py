@@ -1,4 +1,4 @@
-"""Writes the JSON Schemas under contracts/schemas and the README's message catalogue.
+"""Writes the JSON Schemas under contracts/schemas (the catalogue is docs/catalogue.md).
 
 Run ``careloop contracts`` (or ``python -m contracts.export``) after changing a contract;
 a test fails when the committed files differ from what the models say.
@@ -32,32 +32,10 @@ def render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
-def catalogue_markdown() -> str:
-    lines = [
-        "| message type | subject | what it reports | schema | example |",
-        "|---|---|---|---|---|",
-    ]
-    for name, model in MESSAGE_TYPES.items():
-        doc = (model.__doc__ or "").strip().splitlines()[0]
-        lines.append(
-            f"| `{name}` | `careloop.in.<source-system>.{name}` | {doc} | "
-            f"[schema](contracts/schemas/{name}.json) | [example](contracts/examples/{name}.json) |"
-        )
-    return "\n".join(lines) + "\n"
-
-
 def main() -> None:
     SCHEMAS.mkdir(exist_ok=True)
     for name, schema in schemas().items():
         (SCHEMAS / f"{name}.json").write_text(render(schema))
-    readme = HERE.parent / "README.md"
-    if readme.exists():
-        text = readme.read_text()
-        start, end = "<!-- catalogue:start -->\n", "<!-- catalogue:end -->"
-        if start in text and end in text:
-            head, rest = text.split(start, 1)
-            _, tail = rest.split(end, 1)
-            readme.write_text(head + start + catalogue_markdown() + end + tail)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ MAY_BREAK_GLASS = ("clinical-social-worker", "psychiatrist", "auditor")
 
 
 class BreakGlassRefused(DomainError):
+    """This caller may not open break-glass access to this record."""
+
     code = "break_glass_refused"
 
 

@@ -36,26 +36,38 @@ ACHIEVEMENTS = ("in-progress", "improving", "worsening", "no-change", "achieved"
 
 
 class CarePlanError(DomainError):
+    """A care-plan rule refused the change."""
+
     code = "care_plan_rule"
 
 
 class UnknownItem(CarePlanError):
+    """No need, goal or task with that id on the client's plan."""
+
     code = "care_plan_item_not_found"
 
 
 class DuplicateItem(CarePlanError):
+    """A need, goal or task with that id already exists."""
+
     code = "care_plan_item_exists"
 
 
 class InvalidGoalTransition(CarePlanError):
+    """The goal's lifecycle status does not allow that step."""
+
     code = "invalid_goal_transition"
 
 
 class AchievementRequired(CarePlanError):
+    """Completing a goal needs an achievement status."""
+
     code = "achievement_required"
 
 
 class TaskClosed(CarePlanError):
+    """The task is already completed or cancelled."""
+
     code = "task_not_open"
 
 

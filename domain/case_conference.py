@@ -18,22 +18,14 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.case_conference_items import (
-    AGREEMENT_METHODS,
-    DISCIPLINE_OF_ROLE,
-    MEDICAL,
-    OTHER_DISCIPLINES_NEEDED,
-    REVIEW_OUTCOMES,
-    ActionItem,
+from domain.case_conference_errors import (
     ActionsUnassigned,
-    AgendaItem,
     AgendaRequired,
     AgreementAlreadyRecorded,
     AgreementMissing,
     AlreadyAttending,
     AlreadyReviewed,
     ChairNotInvited,
-    Data,
     DetailRequired,
     DuplicateAddendum,
     DuplicateAgendaItem,
@@ -46,12 +38,22 @@ from domain.case_conference_items import (
     NotConvener,
     NotOnAgenda,
     NotPresent,
-    Person,
-    PreviousAction,
     PreviousActionsUnreviewed,
     PreviousConferenceNotFinalized,
     QuorumNotMet,
     UnknownActionItem,
+)
+from domain.case_conference_items import (
+    AGREEMENT_METHODS,
+    DISCIPLINE_OF_ROLE,
+    MEDICAL,
+    OTHER_DISCIPLINES_NEEDED,
+    REVIEW_OUTCOMES,
+    ActionItem,
+    AgendaItem,
+    Data,
+    Person,
+    PreviousAction,
     action_item_of,
     combine,
     decision_of,

@@ -15,7 +15,13 @@ from typing import Any
 from uuid import UUID
 
 from domain.care_plan import NEED_DOMAINS
-from domain.errors import DomainError
+from domain.case_conference_errors import (
+    DetailRequired,
+    DissentNotStated,
+    DuplicateActionItem,
+    RationaleRequired,
+    UnknownCode,
+)
 from domain.provenance import Actor
 from domain.security import (
     DOMESTIC_VIOLENCE,
@@ -130,138 +136,6 @@ class PreviousAction:
     owner: str
     due: date
     review: str | None = None
-
-
-# -- refusals ----------------------------------------------------------------------------------
-
-class ConferenceError(DomainError):
-    code = "conference_rule"
-
-
-class ConferenceAlreadyExists(ConferenceError):
-    code = "conference_already_exists"
-
-
-class ConferenceNotFound(ConferenceError):
-    code = "conference_not_found"
-
-
-class InvalidConferenceTransition(ConferenceError):
-    """The conference's current state does not allow the requested step."""
-
-    code = "invalid_conference_transition"
-
-    def __init__(self, message: str, status: str, action: str) -> None:
-        super().__init__(message, field="payload.conference_id")
-        self.status, self.action = status, action
-
-
-class MinutesSignedOff(InvalidConferenceTransition):
-    """After sign-off minutes never change; corrections are addenda."""
-
-    code = "minutes_signed_off"
-
-
-class NotConvener(ConferenceError):
-    code = "not_conference_convener"
-
-
-class NotChair(ConferenceError):
-    code = "not_conference_chair"
-
-
-class NotPresent(ConferenceError):
-    code = "not_present_at_conference"
-
-
-class DetailRequired(ConferenceError):
-    """A required part of the record is blank or empty (the field says which)."""
-
-    code = "conference_detail_required"
-
-
-class UnknownCode(ConferenceError):
-    code = "conference_code_unknown"
-
-
-class InvitationsRequired(ConferenceError):
-    code = "invitations_required"
-
-
-class ChairNotInvited(ConferenceError):
-    code = "chair_not_invited"
-
-
-class AgendaRequired(ConferenceError):
-    code = "agenda_required"
-
-
-class DuplicateAgendaItem(ConferenceError):
-    code = "duplicate_agenda_item"
-
-
-class PreviousConferenceNotFinalized(ConferenceError):
-    code = "previous_conference_not_finalized"
-
-
-class AlreadyAttending(ConferenceError):
-    code = "attendance_already_recorded"
-
-
-class NotOnAgenda(ConferenceError):
-    code = "client_not_on_agenda"
-
-
-class AgreementAlreadyRecorded(ConferenceError):
-    code = "discussion_agreement_exists"
-
-
-class AgreementMissing(ConferenceError):
-    code = "discussion_agreement_required"
-
-
-class QuorumNotMet(ConferenceError):
-    code = "quorum_not_met"
-
-
-class ItemConcluded(ConferenceError):
-    code = "agenda_item_concluded"
-
-
-class RationaleRequired(ConferenceError):
-    code = "decision_rationale_required"
-
-
-class DissentNotStated(ConferenceError):
-    code = "dissent_required"
-
-
-class DuplicateActionItem(ConferenceError):
-    code = "duplicate_action_item"
-
-
-class UnknownActionItem(ConferenceError):
-    code = "action_item_not_found"
-
-
-class ItemsOutstanding(ConferenceError):
-    code = "agenda_items_outstanding"
-
-
-class AlreadyReviewed(ConferenceError):
-    code = "previous_action_already_reviewed"
-
-
-class ActionsUnassigned(ConferenceError):
-    code = "action_items_unassigned"
-
-
-class PreviousActionsUnreviewed(ConferenceError):
-    code = "previous_actions_unreviewed"
-
-
-class DuplicateAddendum(ConferenceError):
-    code = "duplicate_addendum"
 
 
 # -- checking and normalising what senders supply ------------------------------------------

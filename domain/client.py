@@ -21,14 +21,20 @@ CONTACT_METHODS = ("phone", "mail", "in-person", "via-coordinator")
 
 
 class ContactRuleBroken(DomainError):
+    """The contact details break a safe-contact rule (e.g. mail to a confidential address)."""
+
     code = "unsafe_contact"
 
 
 class CareTeamRuleBroken(DomainError):
+    """The care-team change breaks a membership rule (period, duplicate, unknown member)."""
+
     code = "care_team_rule"
 
 
 class ConsentRuleBroken(DomainError):
+    """The consent change breaks a consent rule (status, period, provisions)."""
+
     code = "consent_rule"
 
 

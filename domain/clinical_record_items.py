@@ -14,66 +14,98 @@ from domain.errors import DomainError
 
 
 class ClinicalRecordError(DomainError):
+    """A clinical-record rule refused the change."""
+
     code = "clinical_record_rule"
 
 
 class RoleNotPermitted(ClinicalRecordError):
+    """The actor's role may not record this clinical fact."""
+
     code = "role_not_permitted"
 
 
 class DuplicateClinicalItem(ClinicalRecordError):
+    """A clinical item with that id already exists."""
+
     code = "clinical_item_exists"
 
 
 class UnknownClinicalItem(ClinicalRecordError):
+    """No clinical item with that id in the client's record."""
+
     code = "clinical_item_not_found"
 
 
 class ValueRequired(ClinicalRecordError):
+    """A required clinical value is blank."""
+
     code = "clinical_value_required"
 
 
 class CodeNotAllowed(ClinicalRecordError):
+    """The code is not allowed for this kind of clinical fact."""
+
     code = "clinical_code_not_allowed"
 
 
 class InvalidIcd10Code(ClinicalRecordError):
+    """The diagnosis code is not a well-formed ICD-10-CM code."""
+
     code = "invalid_icd10cm_code"
 
 
 class InvalidPeriod(ClinicalRecordError):
+    """The period ends before it starts."""
+
     code = "invalid_period"
 
 
 class RiskFlagInactive(ClinicalRecordError):
+    """The risk flag is not active."""
+
     code = "risk_flag_not_active"
 
 
 class RiskLevelUnchanged(ClinicalRecordError):
+    """The risk flag already has that level."""
+
     code = "risk_level_unchanged"
 
 
 class RiskReviewAlreadyCompleted(ClinicalRecordError):
+    """The risk review is already completed."""
+
     code = "risk_review_already_completed"
 
 
 class DiagnosisEnteredInError(ClinicalRecordError):
+    """The diagnosis was entered in error and cannot change."""
+
     code = "diagnosis_entered_in_error"
 
 
 class DiagnosisStatusUnchanged(ClinicalRecordError):
+    """The diagnosis already has that status."""
+
     code = "diagnosis_status_unchanged"
 
 
 class MedicationAlreadyStopped(ClinicalRecordError):
+    """The medication is already stopped."""
+
     code = "medication_already_stopped"
 
 
 class NotNoteAuthor(ClinicalRecordError):
+    """Only the note's author may amend it."""
+
     code = "not_note_author"
 
 
 class TreatmentEpisodeEnded(ClinicalRecordError):
+    """The substance-use treatment episode already ended."""
+
     code = "treatment_episode_already_ended"
 
 

@@ -19,6 +19,8 @@ PURPOSES = ("treatment", "care-coordination", "audit", "emergency")
 
 
 class BreakGlassReasonRequired(DomainError):
+    """A break-glass access needs a stated reason."""
+
     code = "break_glass_reason_required"
 
 

@@ -14,22 +14,32 @@ class DomainError(Exception):
 
 
 class ClientAlreadyRegistered(DomainError):
+    """A client with that id is already registered."""
+
     code = "client_already_registered"
 
 
 class ClientNotRegistered(DomainError):
+    """No client with that id is registered."""
+
     code = "client_not_registered"
 
 
 class ClientDischarged(DomainError):
+    """The client is discharged; no new facts are accepted."""
+
     code = "client_discharged"
 
 
 class ReferralAlreadyExists(DomainError):
+    """A referral with that id already exists."""
+
     code = "referral_already_exists"
 
 
 class ReferralNotFound(DomainError):
+    """No referral with that id."""
+
     code = "referral_not_found"
 
 
@@ -55,8 +65,12 @@ class NotReferralParty(DomainError):
 
 
 class OutcomeAlreadyAcknowledged(DomainError):
+    """The referral's outcome was already acknowledged."""
+
     code = "outcome_already_acknowledged"
 
 
 class MissingReason(DomainError):
+    """This step needs a reason."""
+
     code = "reason_required"

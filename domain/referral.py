@@ -73,10 +73,14 @@ class ConsentRequired(DomainError):
 
 
 class CancellationRule(DomainError):
+    """The cancellation step does not fit the referral's cancellation state."""
+
     code = "cancellation_rule"
 
 
 class DeadlineNotMissed(DomainError):
+    """The referral's response deadline has not passed (or was met)."""
+
     code = "deadline_not_missed"
 
 

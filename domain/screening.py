@@ -40,26 +40,38 @@ PHQ9_SELF_HARM_LOINC = "44260-8"
 
 
 class ScreeningError(DomainError):
+    """A screening rule refused the result."""
+
     code = "screening_rule"
 
 
 class UnknownInstrument(ScreeningError):
+    """The screening instrument is not PHQ-9 or GAD-7."""
+
     code = "unknown_screening_instrument"
 
 
 class WrongItemCount(ScreeningError):
+    """The screening has the wrong number of items for its instrument."""
+
     code = "screening_item_count"
 
 
 class ItemOutOfRange(ScreeningError):
+    """A screening item is outside 0-3."""
+
     code = "screening_item_out_of_range"
 
 
 class TotalOutOfRange(ScreeningError):
+    """The screening total is outside the instrument's range."""
+
     code = "screening_total_out_of_range"
 
 
 class TotalMismatch(ScreeningError):
+    """The screening total does not equal the sum of its items."""
+
     code = "screening_total_mismatch"
 
 

@@ -1,6 +1,6 @@
 """One care-plan view per audience, written from the full document at projection time.
 
-What a role must not see is never written into its view (DOMAIN.md, "Who sees what"); the
+What a role must not see is never written into its view (docs/domain.md, "Who sees what"); the
 API's checks at read time (caseload, break-glass grants) are a second line. Consent is read
 from the client's consents as they stand at the event being projected, so revoking one
 re-renders every view without the data it covered.

@@ -1,4 +1,4 @@
-"""All configuration, from the environment, in one place (the README's table mirrors it)."""
+"""All configuration, from the environment, in one place (docs/operations.md's table mirrors it)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Messages that add to a client's clinical record: screenings, risk, diagnoses, medications,
-psychotherapy notes and substance-use treatment (DOMAIN.md, Care plan → clinical record).
+psychotherapy notes and substance-use treatment (docs/domain.md).
 
 The contract checks shape only. Clinical rules (item ranges, totals, ICD-10-CM format, who may
 record what) are the domain's, so a refusal names the rule rather than a JSON Schema keyword.

@@ -1,4 +1,4 @@
-"""Messages that take a case conference from draft to signed-off minutes (DOMAIN.md).
+"""Messages that take a case conference from draft to signed-off minutes (docs/domain.md).
 
 ``draft → scheduled → in-session → adjourned → finalized``; ``draft|scheduled → cancelled``;
 any → ``entered-in-error``. Per agenda item: information shared by discipline, a risk

@@ -1,4 +1,4 @@
-"""Messages that move a closed-loop referral through its states (DOMAIN.md, Referral)."""
+"""Messages that move a closed-loop referral through its states (docs/domain.md, Referral states)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class ReferralAcceptedPayload(ReferralRef):
 
 
 class ReferralCompletedPayload(ReferralRef):
-    outcome: Outcome = Field(description="Outcome code (DOMAIN.md).")
+    outcome: Outcome = Field(description="Outcome code (docs/domain.md).")
     note: str = Field(default="", max_length=2000, description="What was done, for the referrer.")
 
 

@@ -27,7 +27,7 @@ TARGETS = {
     "client": "Patient", "referral": "ServiceRequest", "care_plan": "CarePlan",
     "clinical_record": "List", "case_conference": "Encounter", "disclosure": "AuditEvent",
 }
-"""careloop aggregate → the FHIR resource type it maps to (DOMAIN.md's FHIR mapping)."""
+"""careloop aggregate → the FHIR resource type it maps to (the FHIR mapping in docs/domain.md)."""
 
 PURPOSE_OF_USE = {
     "treatment": "TREAT", "care-coordination": "CAREMGT", "audit": "HOPERAT",

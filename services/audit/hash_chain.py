@@ -9,7 +9,7 @@ reports the first event whose content, order or presence no longer matches.
 
 The chain table lives in the same database, so someone who can rewrite events can also
 rewrite the chain: the head hash must also be anchored outside the database (see the
-README's "Anchoring the chain head"); ``verify(expect_head=...)`` checks an anchor.
+docs/audit.md, "Anchoring the chain head"); ``verify(expect_head=...)`` checks an anchor.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ def serve(
 
 
 async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) -> None:
-    from services.partners.demo import post_story
+    from services.partners.demo import example, post_story
     from services.runtime import COMPONENTS, Runtime
 
     unknown = set(components) - set(COMPONENTS)
@@ -65,7 +65,7 @@ async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) ->
             receipts = await post_story(runtime.nats_url, settings.stream_inbound)
             for receipt in receipts:
                 out.print(f"  demo: {receipt.message_type}: {receipt.status} - {receipt.summary}")
-            client = json.loads((Path(__file__).parent.parent / "contracts/examples/client.registered.json").read_text())
+            client = example("client.registered")
             cid = client["payload"]["client_id"]
             if runtime.http_url and runtime.token_secret:
                 token = issue(runtime.token_secret, Caller("co-5001", "coordinator", "riverside-cmhc"),
@@ -175,10 +175,13 @@ def nats_config(
 
 @app.command()
 def contracts() -> None:
-    """Regenerate contracts/schemas and the README's message catalogue from the models."""
+    """Regenerate contracts/schemas and docs/catalogue.md (message types, event names,
+    rejection codes) from the code."""
     from contracts.export import main
+    from services.cli.catalogue import write_catalogue
 
     main()
+    write_catalogue()
     structlog.get_logger().info("contracts_exported")
 
 

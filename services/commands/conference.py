@@ -15,7 +15,10 @@ from eventsourcing.domain import Aggregate
 from contracts.v1 import conference_messages as cm
 from domain.care_plan import CarePlan
 from domain.case_conference import CaseConference, ConferenceStatus
-from domain.case_conference_items import ConferenceAlreadyExists, ConferenceNotFound
+from domain.case_conference_errors import (
+    ConferenceAlreadyExists,
+    ConferenceNotFound,
+)
 from domain.client import Client
 from domain.provenance import Provenance
 from services.commands.support import Handler, active_client, care_plan_of, load

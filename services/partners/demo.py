@@ -16,10 +16,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import contracts
 from contracts.v1.receipts import Receipt
 from services.partners.client import PartnerClient
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "contracts" / "examples"
+EXAMPLES = Path(contracts.__file__).resolve().parent / "examples"
 
 
 def example(message_type: str) -> dict[str, Any]:

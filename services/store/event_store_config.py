@@ -40,7 +40,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
             **cipher,
         }
     ensure_postgres_schema(settings)
-    # Chosen for speed, measured with ``make bench`` (the README's configuration table):
+    # Chosen for speed, measured with ``make bench`` (docs/operations.md, configuration):
     # - ENABLE_DB_FUNCTIONS: one server-side function call inserts a whole batch (table
     #   lock, NOTIFY, insert), instead of several statements per transaction;
     # - PRE_PING off: a ping costs a round trip on every checkout, and the library already

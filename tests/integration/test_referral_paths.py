@@ -1,4 +1,4 @@
-"""Every referral state of DOMAIN.md is reachable by posting contract messages, on both
+"""Every referral state of docs/domain.md is reachable by posting contract messages, on both
 stores (the NATS path in front of ``execute`` is the same for every message type)."""
 
 from __future__ import annotations

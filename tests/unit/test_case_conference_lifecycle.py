@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from domain.case_conference import CaseConference, ConferenceStatus
-from domain.case_conference_items import (
+from domain.case_conference_errors import (
     ActionsUnassigned,
     AgendaRequired,
     AgreementAlreadyRecorded,

@@ -24,7 +24,7 @@ from domain.provenance import Actor, Provenance
 
 MODEST = settings(max_examples=150, deadline=None)
 
-# The tables as DOMAIN.md gives them, written out again so the test does not trust the code.
+# The tables as docs/domain.md gives them, written out again so the test does not trust the code.
 COUNT = {"PHQ-9": 9, "GAD-7": 7}
 BANDS = {
     "PHQ-9": [(0, 4, "minimal"), (5, 9, "mild"), (10, 14, "moderate"),

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from contracts.export import EXAMPLES, SCHEMAS, catalogue_markdown, render, schemas
+from contracts.export import EXAMPLES, SCHEMAS, render, schemas
 from contracts.v1.catalogue import MESSAGE_TYPES
 from contracts.v1.parsing import MAX_MESSAGE_BYTES, Rejection, parse_message
 from tests.helpers import example, message
@@ -29,11 +29,6 @@ def test_committed_schemas_match_the_models() -> None:
         assert (SCHEMAS / f"{name}.json").read_text() == render(schema), (
             f"{name}: run `careloop contracts` to regenerate"
         )
-
-
-def test_readme_catalogue_is_generated_from_the_models() -> None:
-    readme = (EXAMPLES.parent.parent / "README.md").read_text()
-    assert catalogue_markdown() in readme
 
 
 def refusal(raw: bytes, source: str = "riverside-ehr", mtype: str = "referral.made") -> Rejection:
