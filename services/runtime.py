@@ -25,8 +25,9 @@ from services.api.care_queries import CareQueries
 from services.api.disclosure_recorder import DisclosureRecorder
 from services.api.http_app import HealthProbe, authenticator, create_http_app
 from services.api.nats_queries import NatsQueries
-from services.audit.hash_chain import HashChain, open_chain_table
+from services.audit.hash_chain import HashChain
 from services.audit.hash_chain_keeper import HashChainKeeper
+from services.audit.hash_chain_tables import open_chain_table
 from services.audit.http_routes import create_audit_router
 from services.bus.connection import broker_security, connect_options, report_error
 from services.bus.embedded_nats import EmbeddedNats, free_port

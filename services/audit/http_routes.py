@@ -24,7 +24,8 @@ from fastapi.responses import PlainTextResponse
 from services.audit.as_of import aggregate_at_version, view_as_of
 from services.audit.disclosure_accounting import Reader, accounting, record_read
 from services.audit.fhir_export import timeline_bundle
-from services.audit.hash_chain import HashChain, open_chain_table
+from services.audit.hash_chain import HashChain
+from services.audit.hash_chain_tables import open_chain_table
 from services.audit.timeline import TimelineFilter, timeline
 from services.projector.registry import PROJECTIONS
 from services.settings import Settings

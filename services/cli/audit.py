@@ -23,7 +23,8 @@ from rich.table import Table
 from services.audit.as_of import aggregate_at_version, view_as_of
 from services.audit.disclosure_accounting import Reader, accounting, record_read
 from services.audit.fhir_export import timeline_bundle
-from services.audit.hash_chain import HashChain, TamperFound, open_chain_table
+from services.audit.hash_chain import HashChain, TamperFound
+from services.audit.hash_chain_tables import open_chain_table
 from services.audit.rebuild import (
     NothingLive,
     compare,

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 
 from projections import role_views
-from services.audit.hash_chain import HashChain, open_chain_table
+from services.audit.hash_chain import HashChain
+from services.audit.hash_chain_tables import open_chain_table
 from services.audit.rebuild import (
     compare,
     compare_derived,

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.audit.hash_chain import TABLE, HashChain, TamperFound, open_chain_table
+from services.audit.hash_chain import HashChain, TamperFound
+from services.audit.hash_chain_tables import TABLE, open_chain_table
 from services.settings import Settings
 from services.store.care_app import CareLoop, create_care_app
 from services.store.event_store_config import eventsourcing_env
