@@ -34,6 +34,10 @@ offset overflows time-zone arithmetic, and no care fact is dated there."""
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_ESCAPED_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+"""In valid JSON, NUL and lone surrogates can only arrive as these escapes (raw control
+characters are refused by the parser, raw surrogates are not UTF-8): without one, the walk
+over every string is skipped."""
 
 
 class InputRefused(Exception):
@@ -75,19 +79,27 @@ class _OutOfRange:
         self.text, self.rule = text, rule
 
 
-def _integer(text: str) -> int | _OutOfRange:
-    if len(text) > MAX_NUMBER_CHARS or abs(int(text)) > MAX_INT:
-        return _OutOfRange(text, "int64")
-    return int(text)
+class _Numbers:
+    """The parser's number hooks for one message; ``seen`` tells whether any was marked."""
 
+    def __init__(self) -> None:
+        self.seen = False
 
-def _number(text: str) -> float | _OutOfRange:
-    value = float(text) if len(text) <= MAX_NUMBER_CHARS else float("inf")
-    return _OutOfRange(text, "finite") if value in (float("inf"), float("-inf")) else value
+    def integer(self, text: str) -> int | _OutOfRange:
+        if len(text) > MAX_NUMBER_CHARS or abs(int(text)) > MAX_INT:
+            return self._mark(text, "int64")
+        return int(text)
 
+    def number(self, text: str) -> float | _OutOfRange:
+        value = float(text) if len(text) <= MAX_NUMBER_CHARS else float("inf")
+        return self._mark(text, "finite") if value in (float("inf"), float("-inf")) else value
 
-def _constant(text: str) -> _OutOfRange:
-    return _OutOfRange(text, "finite")  # NaN, Infinity: not JSON numbers
+    def constant(self, text: str) -> _OutOfRange:
+        return self._mark(text, "finite")  # NaN, Infinity: not JSON numbers
+
+    def _mark(self, text: str, rule: str) -> _OutOfRange:
+        self.seen = True
+        return _OutOfRange(text, rule)
 
 
 def decode(raw: bytes) -> Any:
@@ -99,15 +111,17 @@ def decode(raw: bytes) -> Any:
         raise InputRefused("too_deep", "max_depth",
                            f"arrays/objects nested {depth} deep; at most {MAX_DEPTH} are allowed")
     try:
-        doc = json.loads(text, object_pairs_hook=_unique_keys, parse_int=_integer,
-                         parse_float=_number, parse_constant=_constant)
+        numbers = _Numbers()
+        doc = json.loads(text, object_pairs_hook=_unique_keys, parse_int=numbers.integer,
+                         parse_float=numbers.number, parse_constant=numbers.constant)
     except (InputRefused, json.JSONDecodeError):
         raise
     except RecursionError as e:  # the scan above should have caught it; never escape
         raise InputRefused("too_deep", "max_depth", "arrays/objects nested too deep") from e
     except ValueError as e:
         raise InputRefused("number_out_of_range", "int64", f"a number cannot be read: {e}"[:200]) from e
-    check_storable(doc)
+    if numbers.seen or _ESCAPED_UNSTORABLE.search(raw):
+        check_storable(doc)  # find the field (numbers out of range are marked, not raised)
     return doc
 
 
