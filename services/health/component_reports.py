@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 from nats.js import JetStreamContext
-from nats.js.errors import BucketNotFoundError, NoKeysError, NotFoundError
+from nats.js.errors import BucketNotFoundError, KeyDeletedError, KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from services.settings import Settings
@@ -25,6 +25,8 @@ from services.settings import Settings
 log = structlog.get_logger("careloop.health")
 
 REPORT_SECONDS = 1.0
+NAMES = ("ingest", "relay", "projector", "deadlines", "hash_chain", "api")
+"""Every component a careloop process can run (one key each; read directly, no listing)."""
 Report = Callable[[], dict[str, Any]]
 """A component's own view: ``{"status": "ok"|"degraded", "problems": [...], ...figures}``."""
 
@@ -69,13 +71,12 @@ async def read_reports(js: JetStreamContext, settings: Settings) -> dict[str, di
     """Every component's last report, with its age and a verdict."""
     try:
         bucket = await js.key_value(bucket_name(settings))
-        names = await bucket.keys()
-    except (BucketNotFoundError, NoKeysError, NotFoundError):
+    except (BucketNotFoundError, NotFoundError):
         return {}
     found: dict[str, dict[str, Any]] = {}
     now = time.time()
-    for name in names:
-        with contextlib.suppress(Exception):  # deleted in between
+    for name in NAMES:
+        with contextlib.suppress(KeyNotFoundError, KeyDeletedError):  # not running anywhere
             entry = await bucket.get(name)
             report = json.loads(entry.value or b"{}")
             age = round(now - float(report.pop("at", 0)), 1)
