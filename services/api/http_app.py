@@ -14,13 +14,26 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, HTTPException, Path, Query, Response
+from fastapi import (
+    APIRouter,
+    Body,
+    Depends,
+    FastAPI,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+)
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from services.api.access_tokens import Caller, InvalidToken, verify
 from services.api.care_queries import WORKLISTS, CareQueries, QueryRefused
 from services.api.input_guard import InputGuard
+from services.store.event_seal import DamagedEvent
 
 log = structlog.get_logger("careloop.http")
 
@@ -78,6 +91,15 @@ def create_http_app(
                     "interdisciplinary care teams. Every read is recorded.",
     )
     api.add_middleware(InputGuard)
+
+    @api.exception_handler(DamagedEvent)
+    async def damaged(request: Request, e: DamagedEvent) -> JSONResponse:
+        """A stored row that cannot be trusted: say which, never a traceback."""
+        log.error("integrity_alert", alert=True, position=e.position,
+                  aggregate_id=str(e.originator_id), version=e.version)
+        return JSONResponse({"detail": str(e), "tampered": {
+            "position": e.position, "aggregate_id": str(e.originator_id), "version": e.version}},
+            status_code=503)
     caller = authenticator(token_secret, issuer)
 
     Who = Annotated[Caller, Depends(caller)]

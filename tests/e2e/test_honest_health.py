@@ -20,7 +20,7 @@ from services.commands.registry import execute
 from services.runtime import Runtime
 from services.settings import Settings
 from tests.audit_support import RawStore
-from tests.helpers import message
+from tests.helpers import bearer, message
 from tests.inbound_partner import Partner
 from tests.reliability.components import Component
 
@@ -107,6 +107,13 @@ async def test_a_tampered_row_turns_health_degraded_and_is_named(runtime: Runtim
     found = await health_until(runtime, mentions("tamper evidence"))
     finding = found["integrity"]["finding"]
     assert (finding["position"], finding["kind"]) == (2, "altered")
+    auditor = bearer(runtime.token_secret or "", "au-1", "auditor", "riverside-cmhc")
+    async with httpx.AsyncClient(base_url=runtime.http_url or "") as http:
+        timeline = await http.get(f"/audit/clients/{doc['payload']['client_id']}/timeline",
+                                  headers=auditor)
+        verify = await http.get("/audit/verify", headers=auditor)
+    assert timeline.status_code == 503 and timeline.json()["tampered"]["position"] == 2
+    assert verify.status_code == 200 and verify.json()["finding"]["position"] == 2
 
 
 async def test_a_forged_row_appended_after_the_head_turns_health_degraded(
