@@ -254,6 +254,11 @@ class PostgresViewStore:
             for statement in POSTGRES_SCHEMA:
                 conn.execute(statement)
 
+    @property
+    def pool(self) -> Any:
+        """The connection pool, shared with tables kept beside the views."""
+        return self._pool
+
     def position(self, projection: str) -> Position:
         with self._pool.connection() as conn:
             row = conn.execute(

@@ -91,6 +91,15 @@ class Runtime:
                                       HEALTH_PROBE_SECONDS)
 
     async def start(self) -> Runtime:
+        """Start the components; if one cannot start, stop what did (nothing left running)."""
+        try:
+            return await self._start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.stop()
+            raise
+
+    async def _start(self) -> Runtime:
         s = self.settings
         if s.nats_url:
             self.nats_url = s.nats_url
@@ -111,7 +120,7 @@ class Runtime:
             self.relay = OutboxRelay(self.app, js, s.stream_events, s.relay_poll_seconds)
             self._tasks.append(asyncio.create_task(self.relay.run(self.stop_event)))
         if "projector" in self.components or "api" in self.components:
-            self.quarantine = await asyncio.to_thread(open_quarantine, s)
+            self.quarantine = await asyncio.to_thread(open_quarantine, s, self.views)
             self._closers.append(self.quarantine.close)
         if "relay" in self.components:
             relay = self.relay

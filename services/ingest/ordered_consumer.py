@@ -41,9 +41,13 @@ def durable_name(settings: Settings) -> str:
     return f"{settings.consumer_prefix}-ingest"
 
 
-async def subscribe_in_order(js: JetStreamContext, settings: Settings) -> Any:
-    """A pull subscription that starts with the first message not yet acknowledged."""
-    durable, stream = durable_name(settings), settings.stream_inbound
+async def subscribe_in_order(js: JetStreamContext, settings: Settings,
+                             source: tuple[str, str, str] | None = None) -> Any:
+    """A pull subscription that starts with the first message not yet acknowledged.
+
+    ``source`` is (stream, subjects, durable); by default the inbound stream's one consumer."""
+    stream, subjects, durable = source or (settings.stream_inbound, INBOUND_SUBJECTS,
+                                           durable_name(settings))
     floor = 0
     try:
         info = await js.consumer_info(stream, durable)
@@ -57,7 +61,7 @@ async def subscribe_in_order(js: JetStreamContext, settings: Settings) -> Any:
     config = ConsumerConfig(
         durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_SECONDS,
         max_deliver=-1, max_ack_pending=max(1000, 4 * settings.ingest_batch_size),
-        filter_subject=INBOUND_SUBJECTS,
+        filter_subject=subjects,
         deliver_policy=DeliverPolicy.BY_START_SEQUENCE if floor else DeliverPolicy.ALL,
         opt_start_seq=floor + 1 if floor else None,
     )

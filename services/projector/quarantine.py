@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from projections.view_store import PostgresViewStore, ViewStore
 from services.settings import Settings
-from services.store.event_store_config import postgres_conninfo
 
 TABLE = "projection_quarantine"
 COLUMNS = "projection, stream_seq, store_position, event_type, error, reason, quarantined_at"
@@ -80,21 +80,20 @@ class SQLiteQuarantine:
 
 
 class PostgresQuarantine:
-    def __init__(self, conninfo: str, schema: str) -> None:
-        import psycopg
+    """In the view store's schema, through its connection pool (no connection of its own)."""
 
-        self._conn = psycopg.connect(conninfo, autocommit=True, options=f"-c search_path={schema}")
-        self._lock = threading.Lock()
-        with self._lock:
-            self._conn.execute(
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+        with self._pool.connection() as conn:
+            conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {TABLE} (projection TEXT NOT NULL, stream_seq BIGINT"
                 " NOT NULL, store_position BIGINT NOT NULL, event_type TEXT NOT NULL, error TEXT"
                 " NOT NULL, reason TEXT NOT NULL, quarantined_at TEXT NOT NULL,"
                 " PRIMARY KEY (projection, stream_seq))".encode())
 
     def add(self, e: Quarantined) -> None:
-        with self._lock:
-            self._conn.execute(
+        with self._pool.connection() as conn:
+            conn.execute(
                 f"INSERT INTO {TABLE} ({COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT "
                 "(projection, stream_seq) DO UPDATE SET reason=excluded.reason".encode(),
                 (e.projection, e.stream_seq, e.store_position, e.event_type, e.error,
@@ -102,21 +101,20 @@ class PostgresQuarantine:
 
     def since(self, moment: datetime, limit: int = 20) -> tuple[int, list[Quarantined]]:
         at = moment.isoformat(timespec="seconds")
-        with self._lock:
-            row = self._conn.execute(
+        with self._pool.connection() as conn:
+            row = conn.execute(
                 f"SELECT count(*) FROM {TABLE} WHERE quarantined_at >= %s".encode(),
                 (at,)).fetchone()
-            rows = self._conn.execute(
+            rows = conn.execute(
                 f"SELECT {COLUMNS} FROM {TABLE} WHERE quarantined_at >= %s "
                 "ORDER BY quarantined_at DESC LIMIT %s".encode(), (at, limit)).fetchall()
         return int(row[0] if row else 0), [Quarantined(*r) for r in rows]
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        pass  # the pool is the view store's
 
 
-def open_quarantine(settings: Settings) -> Quarantine:
-    if settings.store == "sqlite":
-        return SQLiteQuarantine(settings.resolved_sqlite_path.with_name("careloop-views.sqlite3"))
-    return PostgresQuarantine(postgres_conninfo(settings), settings.postgres_schema)
+def open_quarantine(settings: Settings, views: ViewStore) -> Quarantine:
+    if isinstance(views, PostgresViewStore):
+        return PostgresQuarantine(views.pool)
+    return SQLiteQuarantine(settings.resolved_sqlite_path.with_name("careloop-views.sqlite3"))

@@ -86,7 +86,8 @@ async def test_the_projector_quarantines_the_one_event_and_applies_the_rest_of_i
     for e in events:  # one fetched batch
         await js.publish(f"{EVENTS_ROOT}.x.happened", json.dumps(e).encode(),
                          stream=settings.stream_events)
-    views, quarantine = open_view_store(settings), open_quarantine(settings)
+    views = open_view_store(settings)
+    quarantine = open_quarantine(settings, views)
     projection = Projection("test_v1", "test", _apply, _keys)
     projector = Projector(js, views, settings.stream_events, settings.consumer_prefix,
                           projection, quarantine=quarantine)
