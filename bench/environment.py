@@ -20,6 +20,7 @@ from psycopg import sql
 
 from services.api.access_tokens import Caller, issue
 from services.bus.embedded_nats import EmbeddedNats, free_port, nats_server_binary
+from services.partners.demo_registry import write_demo_registry
 from services.settings import Settings
 from services.store.encryption_at_rest import new_key
 from services.store.store_setup import open_stores
@@ -56,7 +57,8 @@ def settings_for(run: str, nats_url: str, data_dir: Path) -> Settings:
         stream_events=f"B_{tag.upper()}_EVENTS", stream_receipts=f"B_{tag.upper()}_RECEIPTS",
         stream_deadletter=f"B_{tag.upper()}_DEADLETTER", consumer_prefix=f"b{tag}",
         http_port=free_port(), log_format="json", log_level="WARNING",
-        token_secret=BENCH_TOKEN_SECRET, cipher_key=BENCH_CIPHER_KEY, **PG,
+        token_secret=BENCH_TOKEN_SECRET, cipher_key=BENCH_CIPHER_KEY,
+        partners_file=write_demo_registry(data_dir / tag), **PG,
     )
 
 

@@ -13,6 +13,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.consent import CONSENT_STATUSES, DATA_CATEGORIES, PURPOSES, Consent, decide
+from domain.consent_evidence import Evidence
 from domain.errors import ClientDischarged, DomainError
 from domain.provenance import Provenance
 from domain.security import DOMESTIC_VIOLENCE, UNLABELLED, SecurityLabels
@@ -36,6 +37,13 @@ class ConsentRuleBroken(DomainError):
     """The consent change breaks a consent rule (status, period, provisions)."""
 
     code = "consent_rule"
+
+
+class Part2ConsentNeedsOrganisations(ConsentRuleBroken):
+    """Rule part2_names_recipient_organisations: a 42 CFR Part 2 consent names organisations, not only roles."""
+
+    code = "part2_consent_needs_organisations"
+    rule = "part2_names_recipient_organisations"
 
 
 @dataclass
@@ -88,6 +96,11 @@ class Client(Aggregate):
             preferred_language=preferred_language,
             provenance=provenance,
         )
+
+    @property
+    def custodian(self) -> str:
+        """The organisation whose system registered the client."""
+        return self.registered_by.organisation
 
     def _require_open(self) -> None:
         if self.discharged:
@@ -184,7 +197,8 @@ class Client(Aggregate):
     def record_consent(self, consent_id: UUID, status: str, provision: str,
                        recipient_roles: list[str], recipient_organisations: list[str],
                        purposes: list[str], data_categories: list[str], period_start: date,
-                       period_end: date | None, part2: bool, p: Provenance) -> None:
+                       period_end: date | None, part2: bool, p: Provenance,
+                       evidence: Evidence | None = None) -> None:
         self._require_open()
         field = "payload"
         if consent_id in self.consents:
@@ -207,33 +221,57 @@ class Client(Aggregate):
         if period_end is not None and period_end < period_start:
             raise ConsentRuleBroken("the consent period ends before it starts",
                                     field=f"{field}.period_end")
-        if "substance-use" in data_categories and provision == "permit":
-            if not part2:
-                raise ConsentRuleBroken(
-                    "disclosing substance-use treatment needs a 42 CFR Part 2 consent "
-                    "(part2: true)", field=f"{field}.part2")
-            if not recipient_organisations:
-                raise ConsentRuleBroken(
-                    "a 42 CFR Part 2 consent names the receiving organisation(s)",
-                    field=f"{field}.recipient_organisations")
+        if "substance-use" in data_categories and provision == "permit" and not part2:
+            raise ConsentRuleBroken(
+                "disclosing substance-use treatment needs a 42 CFR Part 2 consent "
+                "(part2: true)", field=f"{field}.part2")
+        if part2 and not recipient_organisations:
+            raise Part2ConsentNeedsOrganisations(
+                "a 42 CFR Part 2 consent names the receiving organisation(s); a role alone "
+                "is not enough", field=f"{field}.recipient_organisations")
         self._consent_recorded(consent_id=consent_id, status=status, provision=provision,
                                recipient_roles=recipient_roles,
                                recipient_organisations=recipient_organisations,
                                purposes=purposes, data_categories=data_categories,
                                period_start=period_start, period_end=period_end, part2=part2,
-                               provenance=p)
+                               evidence=evidence, provenance=p)
 
-    @event("ConsentRecorded")
+    class ConsentRecorded(Aggregate.Event):
+        """Version 2 carries the evidence of the client's decision; version 1 events (before
+        evidence was recorded) replay with ``evidence`` None."""
+
+        consent_id: UUID
+        status: str
+        provision: str
+        recipient_roles: list[str]
+        recipient_organisations: list[str]
+        purposes: list[str]
+        data_categories: list[str]
+        period_start: date
+        period_end: date | None
+        part2: bool
+        evidence: Evidence | None
+        provenance: Provenance
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["evidence"] = None
+
+    @event(ConsentRecorded)
     def _consent_recorded(self, consent_id: UUID, status: str, provision: str,
                           recipient_roles: list[str], recipient_organisations: list[str],
                           purposes: list[str], data_categories: list[str], period_start: date,
-                          period_end: date | None, part2: bool, provenance: Provenance) -> None:
+                          period_end: date | None, part2: bool, evidence: Evidence | None,
+                          provenance: Provenance) -> None:
         self.consents[consent_id] = Consent(status, provision, list(recipient_roles),
                                             list(recipient_organisations), list(purposes),
-                                            list(data_categories), period_start, period_end, part2)
+                                            list(data_categories), period_start, period_end, part2,
+                                            recorded_by=provenance.actor.organisation,
+                                            evidence=evidence)
 
     def change_consent_status(self, consent_id: UUID, status: str, reason: str,
-                              p: Provenance) -> None:
+                              p: Provenance, evidence: Evidence | None = None) -> None:
         """activate a draft, revoke (→ inactive) an active one, or mark one entered in error."""
         consent = self.consents.get(consent_id)
         if consent is None:
@@ -248,12 +286,29 @@ class Client(Aggregate):
         if status in ("inactive", "entered-in-error") and not reason.strip():
             raise ConsentRuleBroken("revoking a consent needs a reason", field="payload.reason")
         self._consent_status_changed(consent_id=consent_id, status=status, reason=reason,
-                                     provenance=p)
+                                     evidence=evidence, provenance=p)
 
-    @event("ConsentStatusChanged")
+    class ConsentStatusChanged(Aggregate.Event):
+        """Version 2 may carry the evidence given when a draft is activated."""
+
+        consent_id: UUID
+        status: str
+        reason: str
+        evidence: Evidence | None
+        provenance: Provenance
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["evidence"] = None
+
+    @event(ConsentStatusChanged)
     def _consent_status_changed(self, consent_id: UUID, status: str, reason: str,
-                                provenance: Provenance) -> None:
-        self.consents[consent_id].status = status
+                                evidence: Evidence | None, provenance: Provenance) -> None:
+        consent = self.consents[consent_id]
+        consent.status = status
+        if evidence is not None:
+            consent.evidence = evidence
 
     def permits(self, role: str, organisation: str, purpose: str, category: str,
                 on: date) -> bool:

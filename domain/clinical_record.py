@@ -361,7 +361,12 @@ class ClinicalRecord(Aggregate):
     def _sud_recorded(self, episode_id: UUID, program: str, started_on: date,
                       ended_on: date | None, summary: str, security: SecurityLabels,
                       provenance: Provenance) -> None:
-        self.episodes[episode_id] = TreatmentEpisode(program, started_on, ended_on)
+        self.episodes[episode_id] = TreatmentEpisode(program, started_on, ended_on,
+                                                     provenance.actor.organisation)
+
+    def part2_programmes(self) -> set[str]:
+        """Organisations holding this client's substance-use (42 CFR Part 2) records."""
+        return {e.organisation for e in self.episodes.values()}
 
     def end_substance_use_treatment(self, episode_id: UUID, ended_on: date, summary: str,
                                     p: Provenance) -> None:

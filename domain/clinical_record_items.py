@@ -162,3 +162,5 @@ class TreatmentEpisode:
     program: str
     start: date
     end: date | None
+    organisation: str = ""
+    """The Part 2 programme's organisation: the one whose clinician recorded the episode."""

@@ -22,6 +22,10 @@ class Consent:
     period_start: date
     period_end: date | None
     part2: bool
+    recorded_by: str = ""
+    """The organisation that recorded the consent (custodian or Part 2 programme)."""
+    evidence: dict[str, str | None] | None = None
+    """Who signed, how, when, which document (see ``domain.consent_evidence``)."""
 
     def covers(self, role: str, organisation: str, purpose: str, category: str, on: date) -> bool:
         recipient = role in self.recipient_roles or organisation in self.recipient_organisations

@@ -7,6 +7,8 @@ class DomainError(Exception):
     """A rule refused a command. ``code`` is machine-readable, ``str(self)`` is for people."""
 
     code = "domain_rule"
+    rule: str | None = None
+    """The named rule broken, when it is more than the code (receipts show it)."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)

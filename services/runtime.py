@@ -36,6 +36,8 @@ from services.commands.deadline_watcher import DeadlineWatcher
 from services.health.component_reports import ComponentReporter, Report
 from services.health.probe import HealthChecks
 from services.ingest.consumer import Ingest
+from services.partners.demo_registry import with_registry
+from services.partners.registry import load_partner_registry
 from services.projector.consumer import Projector
 from services.projector.quarantine import Quarantine, open_quarantine
 from services.relay.outbox_relay import OutboxRelay
@@ -92,6 +94,9 @@ class Runtime:
 
     async def start(self) -> Runtime:
         """Start the components; if one cannot start, stop what did (nothing left running)."""
+        self.settings = s = with_registry(self.settings)
+        if "ingest" in self.components:
+            load_partner_registry(s)  # no registry, no ingest: refuse before starting anything
         try:
             return await self._start()
         except BaseException:

@@ -19,6 +19,7 @@ import pytest
 from psycopg import sql
 
 from services.bus.embedded_nats import EmbeddedNats
+from services.partners.demo_registry import write_demo_registry
 from services.settings import Settings
 from services.store.encryption_at_rest import new_key
 
@@ -76,6 +77,8 @@ def base_settings(tmp_path: Path, store_kind: str, request: pytest.FixtureReques
         "relay_poll_seconds": 0.05,
         "log_format": "json",
         "token_secret": f"test-secret-{uuid.uuid4().hex}",
+        # The registry is always on: the demo systems (riverside-ehr, harbor-cases, ...).
+        "partners_file": write_demo_registry(tmp_path / "registry"),
     }
     if store_kind == "postgres":
         values.update(PG, postgres_schema=request.getfixturevalue("pg_schema"))

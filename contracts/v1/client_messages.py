@@ -6,7 +6,7 @@ from datetime import date
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from contracts.v1.envelope import Envelope, Strict
 
@@ -80,6 +80,23 @@ Category = Literal["housing", "benefits", "clinical", "psychiatric", "substance-
                    "psychotherapy", "conference-minutes"]
 
 
+class ConsentEvidence(Strict):
+    """How careloop knows the consent is the client's own act."""
+
+    signed_by: Literal["client", "legal-representative"] = Field(
+        description="Who gave the consent.")
+    representative: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="The legal representative's name and capacity (required when they signed).")
+    method: Literal["written", "electronic", "verbal-with-witness"]
+    witness: str | None = Field(default=None, min_length=1, max_length=200,
+                                description="Who witnessed a verbal consent (required then).")
+    signed_at: AwareDatetime = Field(description="When it was given, with offset.")
+    document_reference: str = Field(
+        min_length=1, max_length=256,
+        description="The signed form or recording in the sender's system.")
+
+
 class ConsentRecordedPayload(ClientRef):
     consent_id: UUID
     status: Literal["draft", "active", "rejected"]
@@ -93,12 +110,21 @@ class ConsentRecordedPayload(ClientRef):
     period_start: date
     period_end: date | None = None
     part2: bool = Field(default=False,
-                        description="A 42 CFR Part 2 consent (needed for substance-use data).")
+                        description="A 42 CFR Part 2 consent (needed for substance-use data); "
+                        "it names its recipient organisations.")
+    evidence: ConsentEvidence | None = Field(
+        default=None, description="Required for an active or rejected consent; a draft may "
+        "get it when activated.")
 
 
 class ConsentChangePayload(ClientRef):
     consent_id: UUID
     reason: str = Field(default="", max_length=2000)
+
+
+class ConsentActivatedPayload(ConsentChangePayload):
+    evidence: ConsentEvidence | None = Field(
+        default=None, description="Required unless the draft was recorded with evidence.")
 
 
 class ClientDemographicsUpdated(Envelope):
@@ -147,7 +173,7 @@ class ConsentActivated(Envelope):
     """A draft consent became active."""
 
     message_type: Literal["consent.activated"]
-    payload: ConsentChangePayload
+    payload: ConsentActivatedPayload
 
 
 class ConsentRevoked(Envelope):

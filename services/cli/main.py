@@ -42,12 +42,21 @@ def serve(
 
 async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) -> None:
     from services.partners.demo import example, post_story
+    from services.partners.demo_registry import with_registry
+    from services.partners.registry import RegistryNotConfigured, load_partner_registry
     from services.runtime import COMPONENTS, Runtime
 
     unknown = set(components) - set(COMPONENTS)
     if unknown:
         raise typer.BadParameter(f"unknown component(s): {', '.join(sorted(unknown))}")
     runtime = Runtime(settings, components or COMPONENTS)
+    try:
+        runtime.settings = with_registry(settings)
+        if "ingest" in runtime.components:
+            load_partner_registry(runtime.settings)
+    except RegistryNotConfigured as e:
+        out.print(f"careloop will not start: {e}")
+        raise typer.Exit(2) from e
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -65,8 +74,7 @@ async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) ->
             receipts = await post_story(runtime.nats_url, settings.stream_inbound)
             for receipt in receipts:
                 out.print(f"  demo: {receipt.message_type}: {receipt.status} - {receipt.summary}")
-            client = example("client.registered")
-            cid = client["payload"]["client_id"]
+            cid = example("client.registered")["payload"]["client_id"]
             if runtime.http_url and runtime.token_secret:
                 token = issue(runtime.token_secret, Caller("co-5001", "coordinator", "riverside-cmhc"),
                               timedelta(hours=8), settings.token_issuer)

@@ -1,17 +1,25 @@
-"""Need, goal and task messages → the client's CarePlan aggregate."""
+"""Need, goal and task messages → the client's CarePlan aggregate (from the custodian or an
+organisation on the client's care team)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from domain import authority
 from domain.care_plan import CarePlan
+from domain.client import Client
 from domain.provenance import Provenance
-from services.commands.support import Handler, per_client_step
+from services.commands.support import Handler, per_client_step, recording_date
+
+
+def _related(client: Client, p: Provenance) -> None:
+    authority.require_relationship(client, p, "change this client's care plan",
+                                   recording_date())
 
 
 def _plan_step(step: Callable[[CarePlan, Any, Provenance], None]) -> Handler:
-    return per_client_step(CarePlan, step)
+    return per_client_step(CarePlan, step, _related)
 
 
 HANDLERS: dict[str, Handler] = {

@@ -1,7 +1,8 @@
 """Clinical messages → the client's ClinicalRecord aggregate.
 
 Every clinical message names its client; the record is started on the first fact about them,
-and only for a registered client who has not been discharged.
+and only for a registered client who has not been discharged. Clinical data comes only from
+clinicians of the custodian or of an organisation on the client's care team.
 """
 
 from __future__ import annotations
@@ -9,13 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from domain import authority
+from domain.client import Client
 from domain.clinical_record import ClinicalRecord
 from domain.provenance import Provenance
-from services.commands.support import Handler, per_client_step
+from services.commands.support import Handler, per_client_step, recording_date
+
+
+def _clinicians_on_team(client: Client, p: Provenance) -> None:
+    authority.require_clinician_on_team(client, p, "record clinical data about this client",
+                                        recording_date())
 
 
 def _on_record(step: Callable[[ClinicalRecord, Any, Provenance], None]) -> Handler:
-    return per_client_step(ClinicalRecord, step)
+    return per_client_step(ClinicalRecord, step, _clinicians_on_team)
 
 
 HANDLERS: dict[str, Handler] = {

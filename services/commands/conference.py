@@ -13,6 +13,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from contracts.v1 import conference_messages as cm
+from domain import authority
 from domain.care_plan import CarePlan
 from domain.case_conference import CaseConference, ConferenceStatus
 from domain.case_conference_errors import (
@@ -21,7 +22,7 @@ from domain.case_conference_errors import (
 )
 from domain.client import Client
 from domain.provenance import Provenance
-from services.commands.support import Handler, active_client, care_plan_of, load
+from services.commands.support import Handler, active_client, care_plan_of, load, recording_date
 from services.store.care_app import CareLoop
 
 
@@ -44,7 +45,9 @@ def _schedule(app: CareLoop, m: cm.ConferenceScheduled, p: Provenance) -> list[A
     pl = m.payload
     conference = _conference(app, pl.conference_id)
     for i, client_id in enumerate(pl.agenda):
-        active_client(app, client_id, field=f"payload.agenda.{i}")
+        active_client(app, client_id, field=f"payload.agenda.{i}",
+                      authority=lambda c: authority.require_relationship(
+                          c, p, "put this client on a conference agenda", recording_date()))
     previous: CaseConference | None = None
     discharged: set[UUID] = set()
     if pl.previous_conference_id is not None:

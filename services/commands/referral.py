@@ -1,4 +1,8 @@
-"""Referral messages → Referral aggregate."""
+"""Referral messages → Referral aggregate.
+
+The referrer is the custodian or on the client's care team; every later step is checked by
+the referral itself against its two sides' organisations (the recipient acts only on its own).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,19 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from contracts.v1 import referral_messages as rm
+from domain import authority
 from domain.errors import ReferralAlreadyExists, ReferralNotFound
 from domain.provenance import Provenance
 from domain.referral import Referral
-from services.commands.support import Handler, active_client, load
+from services.commands.support import Handler, active_client, load, recording_date
 from services.store.care_app import CareLoop
 
 
 def _make_referral(draft: bool) -> Handler:
     def handle(app: CareLoop, m: rm.ReferralMade, p: Provenance) -> list[Aggregate]:
         pl = m.payload
-        client = active_client(app, pl.client_id)
+        client = active_client(app, pl.client_id, authority=lambda c: (
+            authority.require_referrer_on_team(c, p, recording_date())))
         if app.exists(pl.referral_id):
             raise ReferralAlreadyExists(
                 f"referral {pl.referral_id} already exists; a new referral needs a new id",
@@ -38,7 +44,10 @@ def _request_referral(app: CareLoop, m: rm.ReferralRequested, p: Provenance) -> 
     rid = m.payload.referral_id
     referral = load(app, rid, Referral,
                     ReferralNotFound(f"no referral {rid}", field="payload.referral_id"))
-    referral.request(active_client(app, referral.client_id), p)
+    # still the custodian or on the team when the draft is sent
+    client = active_client(app, referral.client_id, authority=lambda c: (
+        authority.require_referrer_on_team(c, p, recording_date())))
+    referral.request(client, p)
     return [referral]
 
 

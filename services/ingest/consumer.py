@@ -222,11 +222,10 @@ class Ingest:
     def _authorised(self, message: Envelope) -> Envelope:
         """The actor must belong to an organisation the sending system speaks for (the
         partner registry); checked before anything is applied."""
-        if self.partners is not None:
-            problem = self.partners.authorise(message.source_system, message.actor.organisation)
-            if problem is not None:
-                raise Rejection(problem.code, [problem], {
-                    "message_id": message.message_id, "correlation_id": message.correlation_id})
+        problem = self.partners.authorise(message.source_system, message.actor.organisation)
+        if problem is not None:
+            raise Rejection(problem.code, [problem], {
+                "message_id": message.message_id, "correlation_id": message.correlation_id})
         return message
 
     async def _settle_all(self, deliveries: Sequence[Delivery], heartbeat: Heartbeat) -> None:

@@ -46,7 +46,8 @@ def rejected_input(
 
 
 def rejected_by_rule(message: Envelope, error: DomainError, sequence: int | None) -> Receipt:
-    return _rejected(message, error.code, str(error), error.field, sequence)
+    return _rejected(message, error.code, str(error), error.field, sequence,
+                     rule=error.rule or error.code)
 
 
 def failed(message: Envelope | None, source_system: str, message_type: str,
@@ -68,11 +69,11 @@ def failed(message: Envelope | None, source_system: str, message_type: str,
 
 
 def _rejected(message: Envelope, code: str, text: str, field: str | None,
-              sequence: int | None) -> Receipt:
+              sequence: int | None, rule: str | None = None) -> Receipt:
     return Receipt(
         status="rejected", source_system=message.source_system, message_id=message.message_id,
         message_type=message.message_type, correlation_id=message.correlation_id, reason=code,
-        problems=[Problem(code=code, field=field, rule=code, message=text)],
+        problems=[Problem(code=code, field=field, rule=rule or code, message=text)],
         summary=f"rejected ({code}): {text}", inbound_sequence=sequence, processed_at=_now(),
     )
 

@@ -5,7 +5,9 @@ NATS authenticates the system (its user may publish only under
 and this registry closes the chain: the actor a message names must belong to an
 organisation that system speaks for. A system cannot report facts as another team.
 Loaded from the JSON file named by ``CARELOOP_PARTNERS_FILE`` (``deploy/partners.json``
-holds the example systems).
+holds the example systems). The registry is always on: embedded mode writes the demo
+systems' registry under its data directory and uses it; with a NATS server of its own and
+no registry configured, careloop refuses to start.
 """
 
 from __future__ import annotations
@@ -58,8 +60,20 @@ class PartnerRegistry:
         return None
 
 
-def load_partner_registry(settings: Settings) -> PartnerRegistry | None:
-    """The configured registry, or None when none is configured (development)."""
+class RegistryNotConfigured(Exception):
+    """careloop would accept facts from any system: it refuses to start instead."""
+
+
+def load_partner_registry(settings: Settings) -> PartnerRegistry:
+    """The configured registry; without one careloop does not run."""
     if settings.partners_file is None:
-        return None
-    return PartnerRegistry.load(settings.partners_file)
+        raise RegistryNotConfigured(
+            "no partner registry configured: set CARELOOP_PARTNERS_FILE to the JSON file "
+            "naming each team system and the organisations it speaks for (see "
+            "deploy/partners.json). careloop refuses to accept facts from unknown systems.")
+    try:
+        return PartnerRegistry.load(settings.partners_file)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise RegistryNotConfigured(
+            f"the partner registry {settings.partners_file} cannot be read "
+            f"({type(e).__name__}: {e})") from e

@@ -148,3 +148,29 @@ def test_an_unexpected_error_fails_only_its_own_message(
 
     assert isinstance(results[0], Outcome) and isinstance(results[2], Outcome)
     assert isinstance(results[1], RuntimeError)
+
+
+def test_a_refused_partner_in_the_middle_of_a_batch_changes_nothing_of_its_own(
+    app: CareLoop,
+) -> None:
+    """Authority refusals inside one group commit: the custodian's facts around a hostile
+    one are stored, the hostile one is answered with its own code and leaves no trace."""
+    from domain.authority import CareTeamChangeRefused
+    from domain.client import Client
+
+    cid = uuid.uuid4()
+    housing = {"id": "ha-207", "role": "housing-advocate", "organisation": "harbor-housing"}
+    hostile = message("care_team.member_added", client_id=cid, member_id="ha-208")
+    hostile["actor"] = housing
+    batch = [
+        envelope("client.registered", client_id=cid),
+        envelope("care_team.member_added", client_id=cid),
+        MESSAGE_TYPES["care_team.member_added"].model_validate(hostile),
+        envelope("care_team.member_added", client_id=cid, member_id="psy-77",
+                 role="psychiatrist", organisation="riverside-psych"),
+    ]
+    results = apply_batch(app, batch)
+    assert [type(r) for r in results] == [Outcome, Outcome, CareTeamChangeRefused, Outcome]
+    client = app.find(cid, Client)
+    assert client is not None and set(client.care_team) == {"ha-207", "psy-77"}
+    assert stored(app) == sum(len(r.event_ids) for r in results if isinstance(r, Outcome)) + 3

@@ -42,6 +42,8 @@ def component_env(settings: Settings, data_dir: Path) -> dict[str, str]:
         "CARELOOP_LOG_FORMAT": "json",
         "PYTHONUNBUFFERED": "1",
     })
+    if settings.partners_file is not None:
+        env["CARELOOP_PARTNERS_FILE"] = str(settings.partners_file)
     return env
 
 

@@ -15,6 +15,7 @@ import pytest
 from contracts.v1.clinical_messages import MESSAGE_TYPES
 from contracts.v1.parsing import parse_message
 from domain import clinical_record, screening
+from domain.authority import ClinicalSourceNotOnTeam
 from domain.care_plan import CarePlan
 from domain.clinical_record import (
     ClinicalRecord,
@@ -865,6 +866,6 @@ def test_first_clinical_fact_starts_the_record_and_the_examples_play_in_order(
 def test_refused_message_saves_nothing_not_even_a_new_record(app: CareLoop) -> None:
     send(app, "client.registered")
     advocate = {"id": "ha-7", "role": "housing-advocate", "organisation": "harbor-housing"}
-    with pytest.raises(RoleNotPermitted):
+    with pytest.raises(ClinicalSourceNotOnTeam):  # not on the team: refused before the record
         send(app, "diagnosis.recorded", actor=advocate)
     assert app.exists(ClinicalRecord.id_for(UUID(CLIENT_ID))) is False
