@@ -115,7 +115,11 @@ class Ingest:
                 if not raws:
                     continue
                 heartbeat = Heartbeat(raws)
-                deliveries = await self._apply(raws)
+                try:
+                    deliveries = await self._apply(raws)
+                except BaseException:
+                    await heartbeat.stop()
+                    raise
                 if settling is not None:
                     await settling
                 settling = asyncio.create_task(self._settle_all(deliveries, heartbeat))
