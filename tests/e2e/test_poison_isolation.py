@@ -25,19 +25,22 @@ async def test_parser_breakers_in_a_batch_get_specific_receipts_and_the_valid_on
     deep = b"[" * 40_000 + b"]" * 40_000  # RecursionError in Python's json
     huge = json.dumps(message("client.registered")).encode().replace(
         b'"payload": {', b'"payload": {"n": ' + b"7" * 5000 + b", ", 1)  # ValueError
+    nul = message("client.registered", client_id=str(uuid.uuid4()))
+    nul["payload"]["family_name"] = "Ri\u0000vera"  # PostgreSQL text cannot hold it
     valid = [message("client.registered", client_id=cid),
              message("consent.recorded", client_id=cid)]
     valid += [message("client.registered", client_id=str(uuid.uuid4())) for _ in range(17)]
     # Published while careloop is down, so one fetch takes them all as one batch.
     bad = [await partner.publish(deep, "client.registered"),
-           await partner.publish(huge, "client.registered")]
+           await partner.publish(huge, "client.registered"), await partner.publish(nul)]
     good = [await partner.publish(m) for m in valid]
     runtime = await Runtime(settings).start()
     try:
         refused = await partner.receipts_for(bad)
         assert [(r.status, r.reason) for r in refused] == [
-            ("rejected", "too_deep"), ("rejected", "number_out_of_range")]
-        assert refused[1].problems[0].field == "payload.n"
+            ("rejected", "too_deep"), ("rejected", "number_out_of_range"),
+            ("rejected", "unstorable_character")]
+        assert [r.problems[0].field for r in refused[1:]] == ["payload.n", "payload.family_name"]
         accepted = await partner.receipts_for(good)
         assert [r.status for r in accepted] == ["accepted"] * len(valid)
         await until_acked(partner, good[-1])
