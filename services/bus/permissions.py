@@ -15,11 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services.bus.streams import EVENTS_ROOT, RECEIPTS_ROOT, inbound_subject, receipts_subject
+from services.bus.streams import (
+    DEADLETTER_ROOT,
+    EVENTS_ROOT,
+    RECEIPTS_ROOT,
+    inbound_subject,
+    receipts_subject,
+)
 from services.partners.registry import PartnerRegistry
 
-CARELOOP_PUBLISH = [f"{RECEIPTS_ROOT}.>", f"{EVENTS_ROOT}.>", "$JS.API.>", "$JS.ACK.>",
-                    "_INBOX.>"]
+CARELOOP_PUBLISH = [f"{RECEIPTS_ROOT}.>", f"{EVENTS_ROOT}.>", f"{DEADLETTER_ROOT}.>",
+                    "$JS.API.>", "$JS.ACK.>", "$KV.>", "_INBOX.>"]
+"""Receipts, events, dead letters, JetStream's API and acks, and the key-value buckets
+(per-component health reports)."""
 CARELOOP_SUBSCRIBE = ["careloop.>", "_INBOX.>"]
 
 

@@ -46,6 +46,7 @@ class HealthChecks:
         self.relay, self.quarantine, self.blocking = relay, quarantine, blocking
         self.nats_url = nats_url
         self._moved: dict[str, tuple[int, float]] = {}
+        self._started = time.monotonic()
 
     def _stalled(self, name: str, position: int, backlog: int) -> bool:
         """True when ``backlog`` waits and ``position`` has not moved for the stall limit."""
@@ -74,6 +75,10 @@ class HealthChecks:
         projection = await self._projection(head, problems)
         ingest = await self._ingest(js, problems)
         components = await self._guard(read_reports(js, self.s), {}, problems, "components")
+        if "api" not in components and (
+                time.monotonic() - self._started > self.s.health_stall_seconds):
+            problems.append("this process's own component report is missing: reports cannot "
+                            "be written or read (health bucket, NATS permissions)")
         for name, report in sorted(components.items()):
             if report.get("status") != "ok":
                 problems.extend(report.get("problems") or [f"{name} is degraded"])
