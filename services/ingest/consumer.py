@@ -39,6 +39,7 @@ from services.commands.batch import Result, apply_batch
 from services.ingest.dead_letter import dead_letter
 from services.ingest.ordered_consumer import Heartbeat, subscribe_in_order
 from services.ingest.receipt_sender import ReceiptSender
+from services.ingest.restart_guard import RestartPlan
 from services.partners.registry import load_partner_registry
 from services.settings import Settings
 from services.store.care_app import CareLoop, ConcurrentChange, Outcome
@@ -66,6 +67,8 @@ class Delivery:
     rejection: Rejection | None = None
     result: Result | None = None
     attempts: int = 0
+    suspect: bool = False
+    """It killed ingest again and again (``restart_guard``): never applied."""
 
     @property
     def settled(self) -> bool:
@@ -86,6 +89,8 @@ class Ingest:
         self._stop = asyncio.Event()
         self.partners = load_partner_registry(settings)
         self._sender: ReceiptSender | None = None
+        self._plan = RestartPlan()
+        self._fetched_to = 0
 
     @property
     def sender(self) -> ReceiptSender:
@@ -104,16 +109,22 @@ class Ingest:
         backoff = 0.5
         sub: Any = None
         settling: asyncio.Task[None] | None = None
+        started = False
         while not stop.is_set():
             try:
                 if sub is None:
                     if settling is not None:  # the floor must not move under the new consumer
                         await settling
                         settling = None
-                    sub = await subscribe_in_order(self._js(), self.settings)
-                raws = await fetch_ready(sub, self.settings.ingest_batch_size, wait=0.5)
+                    sub, self._plan = await subscribe_in_order(
+                        self._js(), self.settings, process_start=not started)
+                    started = True
+                careful = self._fetched_to < self._plan.careful_until
+                raws = await fetch_ready(sub, 1 if careful else self.settings.ingest_batch_size,
+                                         wait=0.5)
                 if not raws:
                     continue
+                self._fetched_to = max(self._fetched_to, raws[-1].metadata.sequence.stream)
                 heartbeat = Heartbeat(raws)
                 try:
                     deliveries = await self._apply(raws)
@@ -160,7 +171,10 @@ class Ingest:
         structlog.contextvars.clear_contextvars()
         self.batches += 1
         deliveries = await asyncio.to_thread(self._parse_all, raws)
-        todo = [d for d in deliveries if d.message is not None]
+        for d in deliveries:
+            if d.suspect and d.message is not None:
+                await self._consult_ledger(d)
+        todo = [d for d in deliveries if d.message is not None and not d.suspect]
         transient_rounds = 0
         while todo and not self._stop.is_set():
             await self._apply_round(todo)
@@ -220,6 +234,10 @@ class Ingest:
                 d.rejection = rejection
             except Exception as error:  # a parser bug: this message's failure only
                 d.result, d.attempts = error, self.settings.ingest_max_deliver
+            if d.sequence == self._plan.suspect:
+                d.suspect, d.rejection, d.attempts = True, None, self._plan.restarts
+                d.result = RuntimeError(f"ingest died {self._plan.restarts} times in a row "
+                                        "holding this message; it was not applied again")
             deliveries.append(d)
         return deliveries
 

@@ -28,6 +28,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from services.bus.streams import INBOUND_SUBJECTS
+from services.ingest.restart_guard import RestartPlan, plan_restart
 from services.settings import Settings
 
 log = structlog.get_logger("careloop.ingest")
@@ -42,18 +43,22 @@ def durable_name(settings: Settings) -> str:
 
 
 async def subscribe_in_order(js: JetStreamContext, settings: Settings,
-                             source: tuple[str, str, str] | None = None) -> Any:
-    """A pull subscription that starts with the first message not yet acknowledged.
+                             source: tuple[str, str, str] | None = None,
+                             process_start: bool = False) -> tuple[Any, RestartPlan]:
+    """A pull subscription that starts with the first message not yet acknowledged, and how
+    carefully to go (``restart_guard``).
 
     ``source`` is (stream, subjects, durable); by default the inbound stream's one consumer."""
     stream, subjects, durable = source or (settings.stream_inbound, INBOUND_SUBJECTS,
                                            durable_name(settings))
-    floor = 0
+    floor = in_flight = delivered = 0
     try:
         info = await js.consumer_info(stream, durable)
         floor = info.ack_floor.stream_seq or 0
         if not floor and info.config.opt_start_seq:  # recreated before, nothing acked since
             floor = info.config.opt_start_seq - 1
+        in_flight = info.num_ack_pending or 0
+        delivered = info.delivered.stream_seq or 0
         with contextlib.suppress(NotFoundError):
             await js.delete_consumer(stream, durable)
     except NotFoundError:
@@ -65,9 +70,11 @@ async def subscribe_in_order(js: JetStreamContext, settings: Settings,
         deliver_policy=DeliverPolicy.BY_START_SEQUENCE if floor else DeliverPolicy.ALL,
         opt_start_seq=floor + 1 if floor else None,
     )
+    plan = await plan_restart(js, settings, durable, floor, in_flight, delivered, process_start)
     await js.add_consumer(stream, config)
-    log.info("ingest_subscribed", from_seq=floor + 1)
-    return await js.pull_subscribe_bind(durable, stream=stream)
+    log.info("ingest_subscribed", from_seq=floor + 1, in_flight=in_flight,
+             careful_until=plan.careful_until)
+    return await js.pull_subscribe_bind(durable, stream=stream), plan
 
 
 class Heartbeat:

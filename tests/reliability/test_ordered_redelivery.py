@@ -15,6 +15,7 @@ import uuid
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from services.bus.streams import INBOUND_SUBJECTS, ensure_streams
+from services.ingest.ordered_consumer import subscribe_in_order
 from services.runtime import Runtime
 from services.settings import Settings
 from tests.helpers import message
@@ -60,3 +61,34 @@ async def test_messages_a_dead_ingest_held_are_applied_first_and_in_order_after_
     finally:
         await runtime.stop()
     assert [(r.status, r.reason) for r in got] == [("accepted", None)] * len(got)
+
+
+async def test_a_message_that_keeps_killing_ingest_is_dead_lettered_and_the_rest_go_on(
+    settings: Settings, partner: Partner,
+) -> None:
+    """Each stand-in start takes the first message and dies holding it, as a message that
+    crashes the interpreter would make ingest do; after ``ingest_max_deliver`` such starts in
+    a row the next ingest sets it aside unapplied and answers it."""
+    js = partner.js
+    await ensure_streams(js, settings)
+    killer, *others = [await partner.publish(m) for m in case_messages()[:3]]
+    for _ in range(settings.ingest_max_deliver):
+        sub, _plan = await subscribe_in_order(js, settings, process_start=True)
+        (held,) = await sub.fetch(1, timeout=10)
+        assert held.metadata.sequence.stream == killer
+        await sub.unsubscribe()  # the process died: nothing acknowledged
+
+    runtime = await Runtime(settings).start()
+    try:
+        first, *rest = await partner.receipts_for([killer, *others], timeout=45)
+    finally:
+        await runtime.stop()
+    assert (first.status, first.reason) == ("rejected", "internal_error")
+    assert "dead-letter" in first.summary
+    info = await js.stream_info(settings.stream_deadletter)
+    dead = await js.get_msg(settings.stream_deadletter, seq=info.state.last_seq)
+    assert (dead.headers or {})["Careloop-Original-Sequence"] == str(killer)
+    assert "died" in (dead.headers or {})["Careloop-Reason"]
+    # The killer was the registration: its client's consent is refused, not lost or stuck.
+    assert [(r.status, r.reason) for r in rest] == [
+        ("rejected", "client_not_registered"), ("rejected", "client_not_registered")]
