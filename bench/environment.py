@@ -42,8 +42,9 @@ BENCH_CIPHER_KEY = os.environ.setdefault("CARELOOP_BENCH_CIPHER_KEY", new_key())
 
 
 def coordinator_headers() -> dict[str, str]:
-    """Who the query load says it is: a coordinator with a signed token."""
-    token = issue(BENCH_TOKEN_SECRET, Caller("bench-coordinator", "coordinator", "bench-org"),
+    """Who the query load says it is: a coordinator with a signed token, of the organisation
+    whose system registers the bench's clients (their custodian: reads are scoped to it)."""
+    token = issue(BENCH_TOKEN_SECRET, Caller("bench-coordinator", "coordinator", "riverside-cmhc"),
                   timedelta(hours=2))
     return {"Authorization": f"Bearer {token}"}
 

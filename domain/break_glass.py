@@ -1,5 +1,7 @@
 """Break-glass: a clinician opens a restricted record in an emergency, with a stated reason,
-for a limited time. Always recorded; auditors see every opening."""
+for a limited time. Always recorded; auditors see every opening. An auditor's investigation
+grant is the same act by an auditor. One aggregate per (client, organisation, role, person):
+a grant never carries over to someone of another organisation or role who has the same id."""
 
 from __future__ import annotations
 
@@ -25,8 +27,8 @@ class BreakGlassAccess(Aggregate):
     """All emergency openings of one client's record by one person."""
 
     @staticmethod
-    def id_for(client_id: UUID, user: str) -> UUID:
-        return uuid5(BREAK_GLASS_NAMESPACE, f"{client_id}:{user}")
+    def id_for(client_id: UUID, user: str, organisation: str, role: str) -> UUID:
+        return uuid5(BREAK_GLASS_NAMESPACE, f"{client_id}:{organisation}:{role}:{user}")
 
     @event("Started")
     def __init__(self, id: UUID, client_id: UUID, user: str,  # id derived: see id_for
@@ -37,7 +39,9 @@ class BreakGlassAccess(Aggregate):
 
     @classmethod
     def start(cls, client_id: UUID, user: str, provenance: Provenance) -> BreakGlassAccess:
-        return cls(id=cls.id_for(client_id, user), client_id=client_id, user=user,
+        actor = provenance.actor
+        return cls(id=cls.id_for(client_id, user, actor.organisation, actor.role),
+                   client_id=client_id, user=user,
                    provenance=provenance)
 
     def open(self, reason: str, minutes: int, provenance: Provenance) -> None:

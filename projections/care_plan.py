@@ -36,8 +36,8 @@ FOLDERS: dict[str, Callable[[Doc, Doc], None]] = {
 
 def keys_of(event: Doc) -> list[str]:
     """The client documents an event touches: its client, or the clients it names. Reads
-    (disclosures) change no care plan."""
-    if event["event_type"].startswith("disclosure."):
+    (disclosures) and refused attempts change no care plan."""
+    if event["event_type"].startswith(("disclosure.", "access_refusal.")):
         return []
     if event.get("client_id"):
         return [str(event["client_id"])]

@@ -181,6 +181,7 @@ def _note_recorded(plan: Doc, data: Doc, event: Doc) -> None:
         "note_id": data["note_id"],
         "author_id": data["author"],
         "author_organisation": data["author_organisation"],
+        "author_role": (event.get("actor") or {}).get("role"),
         "session_date": data["session_date"],
         "text": data["text"],
         "recorded_at": event["occurred_at"],

@@ -17,6 +17,7 @@ CONFERENCE_OPEN = "conference_open"
 TASK_OPEN = "task_open"
 RISK_HIGH = "risk_high"
 GOAL_OPEN = "goal_open"
+BREAK_GLASS_OPENED = "break_glass_opened"
 
 CLOSED_CONFERENCE = {"finalized", "cancelled", "entered-in-error"}
 CLOSED_GOAL = {"completed", "cancelled", "rejected", "entered-in-error"}
@@ -37,7 +38,9 @@ def _day(value: Any) -> str:
     return str(value or "")[:10]
 
 
-def rows_for(full: Doc) -> list[Row]:
+def rows_for(full: Doc, custodian: bool = False) -> list[Row]:
+    """Rows of one coordinator view; the custodian's coordinators also get every break-glass
+    opening of their client's record."""
     rows: list[Row] = []
     client = (full.get("client") or {})
     name = " ".join(filter(None, [client.get("given_name"), client.get("family_name")]))
@@ -76,4 +79,11 @@ def rows_for(full: Doc) -> list[Row]:
                             {**base, "goal_id": gid, "domain": g["domain"],
                              "lifecycle_status": g["lifecycle_status"],
                              "updated_at": g.get("updated_at")}))
+    if custodian:
+        for n, b in enumerate(full.get("break_glass") or []):
+            by = b.get("by") or {}
+            rows.append(Row(BREAK_GLASS_OPENED, f"{n}", _day(b.get("at")),
+                            str(by.get("organisation", "")),
+                            {**base, "by": by, "reason": b.get("reason"), "at": b.get("at"),
+                             "until": b.get("until")}))
     return rows

@@ -37,7 +37,7 @@ from services.health.component_reports import ComponentReporter, Report
 from services.health.probe import HealthChecks
 from services.ingest.consumer import Ingest
 from services.partners.demo_registry import with_registry
-from services.partners.registry import load_partner_registry
+from services.partners.registry import RegistryNotConfigured, load_partner_registry
 from services.projector.consumer import Projector
 from services.projector.quarantine import Quarantine, open_quarantine
 from services.relay.outbox_relay import OutboxRelay
@@ -181,10 +181,18 @@ class Runtime:
         self.token_secret = secret_for(s.token_secret, s.data_dir, create=self._nats is not None)
         self.disclosures = DisclosureRecorder(self.app, s.disclosure_batch_ms)
         self.disclosures.start()
-        queries = CareQueries(self.app, self.views, self.disclosures, s.break_glass_minutes)
+        try:  # treating providers (who may break the glass) are named in the registry
+            treating = load_partner_registry(s).treating_providers
+        except RegistryNotConfigured:
+            log.warning("no_partner_registry", effect="nobody may break the glass")
+            treating = frozenset()
+        queries = CareQueries(self.app, self.views, self.disclosures, s.break_glass_minutes,
+                              treating)
         self._nats_queries = NatsQueries(self._nc, queries, self.token_secret, s.token_issuer)
         await self._nats_queries.start()
-        audit = create_audit_router(self.app, s, authenticator(self.token_secret, s.token_issuer))
+        audit = create_audit_router(
+            self.app, s, authenticator(self.token_secret, s.token_issuer, self.disclosures),
+            queries)
         api = create_http_app(queries, self.token_secret, self.health, s.token_issuer, audit)
         # Embedded mode takes another port when the configured one is busy (and says which).
         port = free_port(s.http_port, s.http_host) if self._nats else s.http_port

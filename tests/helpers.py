@@ -33,3 +33,11 @@ def bearer(secret: str, user: str = "co-5001", role: str = "coordinator",
 
     return {"Authorization": "Bearer " + issue(secret, Caller(user, role, organisation),
                                                timedelta(minutes=30))}
+
+
+def with_partner_registry(settings: Any, tmp_path: Path) -> Any:
+    """``settings`` using a copy of the example partner registry (deploy/partners.json), in
+    which riverside-cmhc and riverside-psych are registered as treating providers."""
+    path = tmp_path / "partners.json"
+    path.write_text((EXAMPLES.parent.parent / "deploy" / "partners.json").read_text())
+    return settings.model_copy(update={"partners_file": path})

@@ -31,8 +31,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from services.api.access_tokens import Caller, InvalidToken, verify
-from services.api.care_queries import WORKLISTS, CareQueries, QueryRefused
+from services.api.care_queries import CareQueries, QueryRefused
+from services.api.disclosure_recorder import DisclosureRecorder, Refusal
 from services.api.input_guard import InputGuard
+from services.api.worklist_queries import WORKLISTS
 from services.store.event_seal import DamagedEvent
 
 log = structlog.get_logger("careloop.http")
@@ -60,20 +62,33 @@ class BreakGlassRequest(BaseModel):
                         description="The emergency, in words an auditor will read.")
 
 
-def authenticator(token_secret: str, issuer: str = "careloop") -> Callable[..., Caller]:
-    """The FastAPI dependency that turns a bearer token into a Caller, or answers 401."""
+def _client_of(request: Request) -> UUID | None:
+    try:
+        return UUID(str(request.path_params["client_id"]))
+    except (KeyError, ValueError):
+        return None
 
-    def caller(
+
+def authenticator(token_secret: str, issuer: str = "careloop",
+                  recorder: DisclosureRecorder | None = None) -> Callable[..., Awaitable[Caller]]:
+    """The FastAPI dependency that turns a bearer token into a Caller, or answers 401 (and
+    records the refused attempt, naming nobody)."""
+
+    async def caller(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Caller:
-        if credentials is None:
-            raise HTTPException(401, "a bearer token is required",
-                                headers={"WWW-Authenticate": "Bearer"})
         try:
+            if credentials is None:
+                raise InvalidToken("missing")
             who = verify(token_secret, credentials.credentials, issuer)
         except InvalidToken:
-            raise HTTPException(401, "invalid or expired token",
-                                headers={"WWW-Authenticate": "Bearer"}) from None
+            if recorder is not None:
+                await recorder.refused(Refusal(_client_of(request), None, request.url.path,
+                                               401, "unauthenticated", "http"))
+            detail = "a bearer token is required" if credentials is None else (
+                "invalid or expired token")
+            raise HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"}) from None
         structlog.contextvars.bind_contextvars(user=who.user, role=who.role)
         return who
 
@@ -100,7 +115,7 @@ def create_http_app(
         return JSONResponse({"detail": str(e), "tampered": {
             "position": e.position, "aggregate_id": str(e.originator_id), "version": e.version}},
             status_code=503)
-    caller = authenticator(token_secret, issuer)
+    caller = authenticator(token_secret, issuer, queries.recorder)
 
     Who = Annotated[Caller, Depends(caller)]
     PurposeHeader = Annotated[Purpose | None, Header(

@@ -21,6 +21,7 @@ from nats.aio.subscription import Subscription
 
 from services.api.access_tokens import Caller, InvalidToken, verify
 from services.api.care_queries import CareQueries, QueryRefused
+from services.api.disclosure_recorder import Refusal
 
 log = structlog.get_logger("careloop.nats_queries")
 
@@ -49,7 +50,7 @@ class NatsQueries:
             "psychotherapy_notes": lambda who, a: q.own_notes(
                 who, _uuid(a, "client_id"), a.get("purpose"), channel="nats"),
             "break_glass": lambda who, a: q.open_break_glass(
-                who, _uuid(a, "client_id"), str(a.get("reason", ""))),
+                who, _uuid(a, "client_id"), str(a.get("reason", "")), channel="nats"),
             "worklist": lambda who, a: q.worklist(
                 who, str(a.get("name", "")), limit=int(a.get("limit", 50)),
                 offset=int(a.get("offset", 0)),
@@ -77,6 +78,13 @@ class NatsQueries:
         try:
             who = verify(self.secret, str(args.get("token", "")), self.issuer)
         except InvalidToken:
+            client = args.get("client_id")
+            try:
+                client_id = UUID(str(client)) if client else None
+            except ValueError:
+                client_id = None
+            await self.queries.recorder.refused(Refusal(
+                client_id, None, f"query:{name}", 401, "unauthenticated", "nats"))
             return {"status": 401, "detail": "invalid or expired token"}
         handler = self.handlers.get(name)
         if handler is None:

@@ -45,3 +45,13 @@ def aggregate_at_version(app: CareLoop, aggregate_id: UUID, version: int) -> dic
         raise LookupError(f"no aggregate {aggregate_id}") from None
     state = {k.lstrip("_"): v for k, v in vars(found).items() if k != "_pending_events"}
     return {"aggregate_type": type(found).__name__, **to_jsonable_python(state, fallback=str)}
+
+
+def owners_of(aggregate_id: UUID, state: dict[str, Any]) -> list[str]:
+    """The clients whose record an aggregate's state is part of (a conference: every client
+    on its agenda)."""
+    if state["aggregate_type"] == "Client":
+        return [str(aggregate_id)]
+    if isinstance(state.get("agenda"), dict):
+        return sorted(str(c) for c in state["agenda"])
+    return [str(state["client_id"])] if state.get("client_id") else []

@@ -123,9 +123,33 @@ def audit_event_of(record: Record) -> dict[str, Any]:
     }
 
 
+def refusal_event_of(record: Record) -> dict[str, Any]:
+    """A refused attempt to read (401, 403, out of scope): an AuditEvent that failed."""
+    data, actor = record["data"], record["actor"]
+    return {
+        "resourceType": "AuditEvent",
+        "id": record["event_id"],
+        "type": {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110110",
+                 "display": "Patient Record"},
+        "subtype": [{"system": "http://hl7.org/fhir/restful-interaction", "code": "read"}],
+        "action": "R",
+        "recorded": record["recorded_at"],
+        "period": {"start": record["occurred_at"], "end": record["occurred_at"]},
+        "outcome": "4",
+        "outcomeDesc": f"{data['status']} {data['reason']}",
+        "agent": [{"role": [{"text": actor["role"]}], "who": _who(actor), "requestor": True}],
+        "source": {"observer": {"display": "careloop"}},
+        "entity": [{"what": {"reference": f"Patient/{record['client_id']}"},
+                    "detail": [{"type": "attempted", "valueString": data["what"]},
+                               {"type": "channel", "valueString": data["channel"]}]}],
+    }
+
+
 def resource_of(record: Record) -> dict[str, Any]:
     if record["aggregate_type"] == "disclosure":
         return audit_event_of(record)
+    if record["aggregate_type"] == "access_refusal":
+        return refusal_event_of(record)
     return provenance_of(record)
 
 

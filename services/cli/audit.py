@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from services.audit.as_of import aggregate_at_version, view_as_of
+from projections.audit_redaction import redact, redact_record
+from services.audit.as_of import aggregate_at_version, owners_of, view_as_of
 from services.audit.disclosure_accounting import Reader, accounting, record_read
 from services.audit.fhir_export import timeline_bundle
 from services.audit.hash_chain import HashChain, TamperFound
@@ -50,6 +51,9 @@ out = Console(soft_wrap=True)
 AuditorOpt = Annotated[str | None, typer.Option(
     "--auditor", help="Who is auditing (recorded as the reader); default: your login name.")]
 OrgOpt = Annotated[str, typer.Option("--organisation", help="The auditor's organisation.")]
+InvestigationOpt = Annotated[str | None, typer.Option(
+    "--investigation", help="Show restricted (R/V) content, for this stated reason (recorded "
+    "with the read). Psychotherapy-note text and contact details are never shown.")]
 
 
 def parse_instant(text: str | None) -> datetime | None:
@@ -76,9 +80,12 @@ def store() -> Iterator[tuple[Settings, CareLoop]]:
 
 
 def _record(app: CareLoop, client_id: UUID, auditor: str | None, organisation: str,
-            view: str) -> None:
+            view: str, investigation: str | None = None) -> None:
     reader = Reader(user=auditor or getpass.getuser(), role="auditor", organisation=organisation)
-    record_read(app, client_id, reader, view=view, channel="cli", purpose="audit")
+    if investigation is not None and len(investigation.strip()) < 10:
+        raise typer.BadParameter("--investigation needs the reason in at least a sentence")
+    record_read(app, client_id, reader, view=view, channel="cli", purpose="audit",
+                break_glass_reason=investigation)
 
 
 @audit_app.command("timeline")
@@ -92,14 +99,17 @@ def timeline_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table, ndjson or fhir.")] = "table",
     auditor: AuditorOpt = None,
     organisation: OrgOpt = "careloop",
+    investigation: InvestigationOpt = None,
 ) -> None:
-    """Every event touching a client, across all aggregates, in store order."""
+    """Every event touching a client, across all aggregates, in store order (restricted
+    content redacted unless --investigation states why it is needed)."""
     if fmt not in ("table", "ndjson", "fhir"):
         raise typer.BadParameter("--format must be table, ndjson or fhir")
     where = TimelineFilter(parse_instant(since), parse_instant(until), aggregate, actor)
     with store() as (_, app):
-        _record(app, client_id, auditor, organisation, f"timeline:{fmt}")
-        events = timeline(app, client_id, where)
+        _record(app, client_id, auditor, organisation, f"timeline:{fmt}", investigation)
+        grant = investigation is not None
+        events = (redact_record(e, grant) for e in timeline(app, client_id, where))
         if fmt == "ndjson":
             for event in events:
                 out.print(json.dumps(event), highlight=False, markup=False)
@@ -134,19 +144,19 @@ def as_of_cmd(
     version: Annotated[int | None, typer.Option(help="The aggregate's version.")] = None,
     auditor: AuditorOpt = None,
     organisation: OrgOpt = "careloop",
+    investigation: InvestigationOpt = None,
 ) -> None:
-    """A client's view as it stood at an instant, or one aggregate at a version."""
+    """A client's view as it stood at an instant, or one aggregate at a version (restricted
+    content redacted unless --investigation states why it is needed)."""
     with store() as (_, app):
         if aggregate is not None:
             if version is None:
                 raise typer.BadParameter("--aggregate needs --version")
             state = aggregate_at_version(app, aggregate, version)
-            owner = state.get("client_id") or (str(aggregate) if state["aggregate_type"] == "Client"
-                                               else None)
-            if owner:
+            for owner in owners_of(aggregate, state):  # a conference: each client on it
                 _record(app, UUID(owner), auditor, organisation,
-                        f"aggregate:{aggregate}@v{version}")
-            out.print_json(json.dumps(state))
+                        f"aggregate:{aggregate}@v{version}", investigation)
+            out.print_json(json.dumps(redact(state, investigation is not None)))
             return
         instant = parse_instant(at)
         if client_id is None or instant is None:
@@ -154,12 +164,13 @@ def as_of_cmd(
         if view not in PROJECTIONS or by not in ("recorded", "business"):
             raise typer.BadParameter(f"--view is one of {', '.join(PROJECTIONS)}; "
                                      "--by is recorded or business")
-        _record(app, client_id, auditor, organisation, f"{view}:as-of:{instant.isoformat()}")
+        _record(app, client_id, auditor, organisation, f"{view}:as-of:{instant.isoformat()}",
+                investigation)
         doc = view_as_of(app, client_id, instant, view, by)  # type: ignore[arg-type]
         if doc is None:
             out.print(f"client {client_id} had no {view} at {instant.isoformat()}")
             raise typer.Exit(1)
-        out.print_json(json.dumps(doc))
+        out.print_json(json.dumps(redact(doc, investigation is not None)))
 
 
 @audit_app.command("verify")

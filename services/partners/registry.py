@@ -7,7 +7,9 @@ organisation that system speaks for. A system cannot report facts as another tea
 Loaded from the JSON file named by ``CARELOOP_PARTNERS_FILE`` (``deploy/partners.json``
 holds the example systems). The registry is always on: embedded mode writes the demo
 systems' registry under its data directory and uses it; with a NATS server of its own and
-no registry configured, careloop refuses to start.
+no registry configured, careloop refuses to start. An optional ``organisations`` object
+says more about an organisation: ``{"riverside-psych": {"treating_provider": true}}``
+registers it as a treating provider, whose clinicians may break the glass in an emergency.
 """
 
 from __future__ import annotations
@@ -29,15 +31,21 @@ class Partner:
 
 
 class PartnerRegistry:
-    def __init__(self, partners: Iterable[Partner]) -> None:
+    def __init__(self, partners: Iterable[Partner],
+                 treating_providers: Iterable[str] = ()) -> None:
         self.partners = {p.system: p for p in partners}
+        self.treating_providers = frozenset(treating_providers)
 
     @classmethod
     def load(cls, path: Path) -> PartnerRegistry:
         doc = json.loads(path.read_text())
+        organisations = doc.get("organisations") or {}
         return cls(
-            Partner(p["system"], frozenset(p["organisations"]), p.get("description", ""))
-            for p in doc["partners"]
+            (Partner(p["system"], frozenset(p["organisations"]), p.get("description", ""))
+             for p in doc["partners"]),
+            treating_providers=[name for name, about in organisations.items()
+                                if isinstance(about, dict) and about.get("treating_provider")
+                                is True],
         )
 
     def authorise(self, source_system: str, actor_organisation: str) -> Problem | None:

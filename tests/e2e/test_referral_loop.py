@@ -166,9 +166,12 @@ async def test_care_plan_needs_a_valid_token_and_a_role_with_rights(runtime: Run
         advocate = await http.get(f"/clients/{CLIENT_ID}/care-plan",
                                   headers=bearer(secret, "ha-1", "housing-advocate", "harbor"))
         unknown = await http.get(f"/clients/{uuid.uuid4()}/care-plan", headers=bearer(secret))
+        wrong_purpose = await http.get(f"/clients/{CLIENT_ID}/care-plan", headers={
+            **bearer(secret), "X-Careloop-Purpose": "treatment"})
     assert anonymous.status_code == 401 and forged.status_code == 401
-    assert advocate.status_code == 403
+    assert advocate.status_code == 404  # off the caseload: as if there were no such client
     assert unknown.status_code == 404
+    assert wrong_purpose.status_code == 403
 
 
 async def test_messages_sent_while_careloop_is_down_are_processed_when_it_returns(

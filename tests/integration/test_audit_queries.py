@@ -216,3 +216,27 @@ def test_every_audit_command_on_a_tampered_store_names_the_bad_row(
         assert "TAMPERED" in done.output, (command, done.output)
         assert "position 2" in done.output or CLIENT_ID in done.output, (command, done.output)
         assert "Traceback" not in done.output
+
+
+def test_cli_redacts_restricted_content_unless_an_investigation_is_stated(
+    app: CareLoop, base_settings: Settings
+) -> None:
+    housing_story(app)
+    post(app, "substance_use_treatment.recorded")
+    post(app, "psychotherapy_note.recorded")
+    sud = "goal of abstinence"
+    note = "Session 2 of CBT"
+    runner = CliRunner()
+    env = cli_env(base_settings)
+    plain = runner.invoke(cli, ["audit", "timeline", CLIENT_ID, "--format", "ndjson"], env=env)
+    assert plain.exit_code == 0 and sud not in plain.output and note not in plain.output
+    assert '"redacted": true' in plain.output
+    short = runner.invoke(cli, ["audit", "timeline", CLIENT_ID, "--investigation", "why"],
+                          env=env)
+    assert short.exit_code != 0
+    reason = "Complaint 2026-114 about Part 2 disclosures"
+    opened = runner.invoke(cli, ["audit", "as-of", CLIENT_ID, "--at", "2100-01-01",
+                                 "--investigation", reason], env=env)
+    assert opened.exit_code == 0 and sud in opened.output and note not in opened.output
+    reads = [e for e in accounting(app, CLIENT) if e.kind == "read"]
+    assert [r.break_glass_reason for r in reads] == [None, reason]
