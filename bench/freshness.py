@@ -24,6 +24,7 @@ from bench.traffic import client_story, subject_of
 from projections import care_plan
 from services.bus.jetstream_pipeline import PipelinedPublisher
 from services.settings import Settings
+from services.store.view_stores import view_seal
 
 POLL_SECONDS = 0.002
 
@@ -44,6 +45,8 @@ async def measure(settings: Settings, rate: int, seconds: float) -> dict[str, An
     acks: list[asyncio.Future[Any]] = []
     done = asyncio.Event()
 
+    seal = view_seal(settings)
+
     async def watch() -> None:
         conninfo = psycopg.conninfo.make_conninfo(
             host=PG["postgres_host"], port=PG["postgres_port"], dbname=PG["postgres_dbname"],
@@ -54,10 +57,11 @@ async def measure(settings: Settings, rate: int, seconds: float) -> dict[str, An
                 pending = [c for c in sent_at if c not in seen]
                 if pending:
                     rows = await (await conn.execute(
-                        "SELECT key, doc->'referrals' FROM view_documents "
+                        "SELECT key, doc FROM view_documents "
                         "WHERE view=%s AND key = ANY(%s)", (care_plan.VIEW, pending))).fetchall()
                     now = time.perf_counter()
-                    for key, referrals in rows:
+                    for key, doc in rows:  # sealed at rest: opened with careloop's key
+                        referrals = seal.open(doc).get("referrals")
                         rid = sent_at[key][0]
                         if (referrals or {}).get(rid, {}).get("status") == "accepted":
                             seen[key] = now

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from projections.sealed_documents import PLAIN, DocumentSeal
 from projections.view_store import ALIASES_DDL, RESOLVE
 
 Doc = dict[str, Any]
@@ -40,7 +41,8 @@ class Namespaces(Protocol):
 
 
 class SQLiteNamespaces:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, seal: DocumentSeal = PLAIN) -> None:
+        self.seal = seal
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA busy_timeout=10000")
@@ -77,7 +79,7 @@ class SQLiteNamespaces:
             rows = self._conn.execute(
                 f"SELECT key, doc FROM view_documents WHERE view=? AND key IN ({marks})",
                 (namespace, *keys)).fetchall()
-        return {k: json.loads(d) for k, d in rows}
+        return {k: self.seal.loads(d) for k, d in rows}
 
     def write_page(self, namespace: str, docs: Mapping[str, Doc], position: int) -> None:
         with self._lock:
@@ -87,7 +89,7 @@ class SQLiteNamespaces:
                 c.executemany(
                     "INSERT INTO view_documents(view, key, doc) VALUES (?,?,?) "
                     "ON CONFLICT(view, key) DO UPDATE SET doc=excluded.doc",
-                    [(namespace, k, json.dumps(d)) for k, d in docs.items()])
+                    [(namespace, k, self.seal.dumps(d)) for k, d in docs.items()])
                 c.execute(
                     "INSERT INTO projection_positions VALUES (?,0,?) ON CONFLICT(projection) "
                     "DO UPDATE SET store_position=excluded.store_position",
@@ -105,7 +107,7 @@ class SQLiteNamespaces:
                     "SELECT key, doc FROM view_documents WHERE view=? AND key>? "
                     "ORDER BY key LIMIT ?", (namespace, after, PAGE)).fetchall()
             for key, doc in rows:
-                yield key, json.loads(doc)
+                yield key, self.seal.loads(doc)
             if len(rows) < PAGE:
                 return
             after = rows[-1][0]
@@ -152,7 +154,8 @@ class SQLiteNamespaces:
 
 
 class PostgresNamespaces:
-    def __init__(self, conninfo: str, schema: str) -> None:
+    def __init__(self, conninfo: str, schema: str, seal: DocumentSeal = PLAIN) -> None:
+        self.seal = seal
         import psycopg
         from psycopg import sql
 
@@ -189,7 +192,7 @@ class PostgresNamespaces:
             return {}
         rows = self._rows("SELECT key, doc FROM view_documents WHERE view=%s AND key = ANY(%s)",
                           (namespace, keys))
-        return {str(k): d for k, d in rows}
+        return {str(k): self.seal.open(d) for k, d in rows}
 
     def write_page(self, namespace: str, docs: Mapping[str, Doc], position: int) -> None:
         with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
@@ -199,7 +202,7 @@ class PostgresNamespaces:
                     "INSERT INTO view_documents(view, key, doc) "
                     "SELECT %s, d.key, d.doc FROM jsonb_each(%s::jsonb) AS d(key, doc) "
                     "ON CONFLICT(view, key) DO UPDATE SET doc=excluded.doc",
-                    (namespace, json.dumps(docs)))
+                    (namespace, json.dumps({k: self.seal.seal(d) for k, d in docs.items()})))
             cur.execute(
                 "INSERT INTO projection_positions VALUES (%s,0,%s) ON CONFLICT(projection) "
                 "DO UPDATE SET store_position=excluded.store_position",
@@ -212,7 +215,7 @@ class PostgresNamespaces:
                               'AND key COLLATE "C" > %s ORDER BY key COLLATE "C" LIMIT %s',
                               (namespace, after, PAGE))
             for key, doc in rows:
-                yield str(key), doc
+                yield str(key), self.seal.open(doc)
             if len(rows) < PAGE:
                 return
             after = str(rows[-1][0])

@@ -9,7 +9,6 @@ mode, PostgreSQL in production; both satisfy the same contract tests.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from projections.sealed_documents import PLAIN, DocumentSeal
 from projections.worklists import Row
 
 Doc = dict[str, Any]
@@ -129,7 +129,8 @@ SQLITE_SCHEMA = (
 
 
 class SQLiteViewStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, seal: DocumentSeal = PLAIN) -> None:
+        self.seal = seal
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -152,14 +153,14 @@ class SQLiteViewStore:
                 f"SELECT doc FROM view_documents WHERE view={RESOLVE.format(p='?')} AND key=?",
                 (view, view, key),
             ).fetchone()
-        return json.loads(row[0]) if row else None
+        return self.seal.loads(row[0]) if row else None
 
     def scan(self, view: str) -> list[Doc]:
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT doc FROM view_documents WHERE view={RESOLVE.format(p='?')}", (view, view)
             ).fetchall()
-        return [json.loads(r[0]) for r in rows]
+        return [self.seal.loads(r[0]) for r in rows]
 
     def rows(self, query: RowQuery) -> tuple[list[Doc], int]:
         where, params = _row_filter(query, "?")
@@ -170,7 +171,7 @@ class SQLiteViewStore:
                 f"SELECT detail, date FROM view_rows WHERE {where} "
                 "ORDER BY date, key, item_id LIMIT ? OFFSET ?",
                 [*params, query.limit, query.offset]).fetchall()
-        return [{**json.loads(d), "date": date} for d, date in found], int(total)
+        return [{**self.seal.loads(d), "date": date} for d, date in found], int(total)
 
     def apply_batch(
         self, projection: str, view: str, events: Iterable[tuple[int, Doc]], apply: Apply,
@@ -192,21 +193,21 @@ class SQLiteViewStore:
                     r = c.execute(
                         "SELECT doc FROM view_documents WHERE view=? AND key=?", (view, key)
                     ).fetchone()
-                    return json.loads(r[0]) if r else None
+                    return self.seal.loads(r[0]) if r else None
 
                 changed, pos = _fold(current, events, load, apply, keys_of)
                 docs, rows = _writes(view, changed, derive)
                 c.executemany(
                     "INSERT INTO view_documents(view, key, doc) VALUES (?,?,?) "
                     "ON CONFLICT(view, key) DO UPDATE SET doc=excluded.doc",
-                    [(v, k, json.dumps(d)) for v, k, d in docs],
+                    [(v, k, self.seal.dumps(d)) for v, k, d in docs],
                 )
                 for key, key_rows in rows.items():
                     c.execute("DELETE FROM view_rows WHERE key=?", (key,))
                     c.executemany(
                         "INSERT INTO view_rows(key, kind, item_id, date, who, detail) "
                         "VALUES (?,?,?,?,?,?)",
-                        [(key, r.kind, r.item_id, r.date, r.who, json.dumps(r.detail))
+                        [(key, r.kind, r.item_id, r.date, r.who, self.seal.dumps(r.detail))
                          for r in key_rows])
                 c.execute(
                     "INSERT INTO projection_positions(projection, stream_seq, store_position) "
@@ -239,7 +240,9 @@ POSTGRES_SCHEMA = (
 
 
 class PostgresViewStore:
-    def __init__(self, conninfo: str, schema: str, pool_size: int = 4) -> None:
+    def __init__(self, conninfo: str, schema: str, pool_size: int = 4,
+                 seal: DocumentSeal = PLAIN) -> None:
+        self.seal = seal
         from psycopg import sql
         from psycopg_pool import ConnectionPool
 
@@ -273,14 +276,14 @@ class PostgresViewStore:
                 f"SELECT doc FROM view_documents WHERE view={RESOLVE.format(p='%s')} AND key=%s",
                 (view, view, key),
             ).fetchone()
-        return row[0] if row else None
+        return self.seal.open(row[0]) if row else None
 
     def scan(self, view: str) -> list[Doc]:
         with self._pool.connection() as conn:
             rows = conn.execute(
                 f"SELECT doc FROM view_documents WHERE view={RESOLVE.format(p='%s')}", (view, view)
             ).fetchall()
-        return [r[0] for r in rows]
+        return [self.seal.open(r[0]) for r in rows]
 
     def rows(self, query: RowQuery) -> tuple[list[Doc], int]:
         where, params = _row_filter(query, "%s")
@@ -291,7 +294,8 @@ class PostgresViewStore:
                 f"SELECT detail, date FROM view_rows WHERE {where} "
                 "ORDER BY date, key, item_id LIMIT %s OFFSET %s",
                 [*params, query.limit, query.offset]).fetchall()
-        return [{**d, "date": date} for d, date in found], int(total[0] if total else 0)
+        return ([{**self.seal.open(d), "date": date} for d, date in found],
+                int(total[0] if total else 0))
 
     def apply_batch(
         self, projection: str, view: str, events: Iterable[tuple[int, Doc]], apply: Apply,
@@ -313,7 +317,7 @@ class PostgresViewStore:
                 r = conn.execute(
                     "SELECT doc FROM view_documents WHERE view=%s AND key=%s", (view, key)
                 ).fetchone()
-                return r[0] if r else None
+                return self.seal.open(r[0]) if r else None
 
             changed, pos = _fold(current, events, load, apply, keys_of)
             docs, rows = _writes(view, changed, derive)
@@ -321,14 +325,14 @@ class PostgresViewStore:
                 cur.executemany(
                     "INSERT INTO view_documents(view, key, doc) VALUES (%s,%s,%s) "
                     "ON CONFLICT(view, key) DO UPDATE SET doc=excluded.doc",
-                    [(v, k, Jsonb(d)) for v, k, d in docs],
+                    [(v, k, Jsonb(self.seal.seal(d))) for v, k, d in docs],
                 )
                 for key, key_rows in rows.items():
                     cur.execute("DELETE FROM view_rows WHERE key=%s", (key,))
                     cur.executemany(
                         "INSERT INTO view_rows(key, kind, item_id, date, who, detail) "
                         "VALUES (%s,%s,%s,%s,%s,%s)",
-                        [(key, r.kind, r.item_id, r.date, r.who, Jsonb(r.detail))
+                        [(key, r.kind, r.item_id, r.date, r.who, Jsonb(self.seal.seal(r.detail)))
                          for r in key_rows])
             conn.execute(
                 "INSERT INTO projection_positions(projection, stream_seq, store_position) "

@@ -20,7 +20,7 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NATS
 
 from projections.view_store import ViewStore
-from services.api.access_tokens import secret_for
+from services.api.access_tokens import TokenKeys, secret_for
 from services.api.care_queries import CareQueries
 from services.api.disclosure_recorder import DisclosureRecorder
 from services.api.http_app import HealthProbe, authenticator, create_http_app
@@ -29,25 +29,40 @@ from services.audit.hash_chain import HashChain
 from services.audit.hash_chain_keeper import HashChainKeeper
 from services.audit.hash_chain_tables import open_chain_table
 from services.audit.http_routes import create_audit_router
-from services.bus.connection import broker_security, connect_options, report_error
+from services.bus.connection import (
+    broker_security,
+    check_credentials,
+    connect_options,
+    report_error,
+)
+from services.bus.embedded_auth import embedded_registry, joining_embedded, prepare
 from services.bus.embedded_nats import EmbeddedNats, free_port
+from services.bus.partner_access import ensure_partner_access, feed_organisations
 from services.bus.streams import ensure_streams
 from services.commands.deadline_watcher import DeadlineWatcher
+from services.feeds.publisher import FeedPublisher
 from services.health.component_reports import ComponentReporter, Report
 from services.health.probe import HealthChecks
 from services.ingest.consumer import Ingest
 from services.partners.demo_registry import with_registry
-from services.partners.registry import RegistryNotConfigured, load_partner_registry
+from services.partners.registry import (
+    PartnerRegistry,
+    RegistryNotConfigured,
+    load_partner_registry,
+)
 from services.projector.consumer import Projector
 from services.projector.quarantine import Quarantine, open_quarantine
 from services.relay.outbox_relay import OutboxRelay
-from services.settings import Settings
+from services.settings import Settings, private_files
 from services.store.care_app import CareLoop
 from services.store.store_setup import open_stores
+from services.web.setup import mount_web
 
 log = structlog.get_logger("careloop")
 
-COMPONENTS = ("ingest", "relay", "projector", "deadlines", "hash_chain", "api")
+FEEDS_STUCK_SECONDS = 30.0
+"""Feeds failing this long without a batch going through turn /health degraded."""
+COMPONENTS = ("ingest", "relay", "projector", "deadlines", "hash_chain", "feeds", "api")
 HEALTH_PROBE_SECONDS = 3.0
 """A dependency that does not answer a health probe within this long counts as down: while
 the database is away its pool waits up to 30 s for a connection, and /health must not."""
@@ -80,6 +95,8 @@ class Runtime:
     disclosures: DisclosureRecorder | None = None
     _nats_queries: NatsQueries | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
+    feeds: FeedPublisher | None = None
+    _recorders: list[DisclosureRecorder] = field(default_factory=list)
     _probes: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="careloop-health"))
     quarantine: Quarantine | None = None
@@ -106,12 +123,20 @@ class Runtime:
 
     async def _start(self) -> Runtime:
         s = self.settings
+        registry: PartnerRegistry | None
         if s.nats_url:
-            self.nats_url = s.nats_url
-        else:
-            self._nats = EmbeddedNats(s.data_dir / "nats")
+            s = self.settings = joining_embedded(s)  # a component beside `careloop serve`
+            self.nats_url = s.nats_url or ""
+            registry = load_partner_registry(s) if s.partners_file else None
+        else:  # closed like production: users, permissions, encrypted JetStream files
+            private_files(s.data_dir)
+            config, s = await asyncio.to_thread(prepare, s)
+            self.settings = s
+            registry = embedded_registry(s)
+            self._nats = EmbeddedNats(s.data_dir / "nats", config=config)
             await asyncio.to_thread(self._nats.start)
             self.nats_url = self._nats.url
+        await check_credentials(self.nats_url, s)
         app, views = await asyncio.to_thread(open_stores, s)
         self.app, self.views = app, views
         self._nc = await nats.connect(
@@ -120,6 +145,8 @@ class Runtime:
         )
         js = self._nc.jetstream(timeout=10)
         await ensure_streams(js, s)
+        if registry is not None:
+            await ensure_partner_access(js, s, registry)
 
         if "relay" in self.components:
             self.relay = OutboxRelay(self.app, js, s.stream_events, s.relay_poll_seconds)
@@ -147,6 +174,13 @@ class Runtime:
                                      s.hash_chain_verify_seconds)
             self._tasks.append(asyncio.create_task(keeper.run(self.stop_event)))
             self._reports["hash_chain"] = keeper.report
+        if ("feeds" in self.components and s.feeds and registry is not None
+                and feed_organisations(registry)):
+            recorder = DisclosureRecorder(self.app, s.disclosure_batch_ms)
+            self.feeds = FeedPublisher(js, self.views, s, registry, recorder)
+            self._recorders.append(recorder)
+            self._tasks.append(asyncio.create_task(self.feeds.run(self.stop_event)))
+            self._reports["feeds"] = self._feeds_report
         if "ingest" in self.components:
             self._broker = NatsBroker(
                 self.nats_url.split(","), max_reconnect_attempts=-1,
@@ -178,7 +212,10 @@ class Runtime:
     async def _start_http(self) -> None:
         s = self.settings
         assert self.views is not None and self.app is not None and self._nc is not None
-        self.token_secret = secret_for(s.token_secret, s.data_dir, create=self._nats is not None)
+        if s.token_secret or self._nats is not None or not s.token_jwks_url:
+            self.token_secret = secret_for(s.token_secret, s.data_dir,
+                                           create=self._nats is not None)
+        keys = TokenKeys(self.token_secret, s.token_jwks_url, s.token_issuer, s.token_audience)
         self.disclosures = DisclosureRecorder(self.app, s.disclosure_batch_ms)
         self.disclosures.start()
         try:  # treating providers (who may break the glass) are named in the registry
@@ -188,12 +225,12 @@ class Runtime:
             treating = frozenset()
         queries = CareQueries(self.app, self.views, self.disclosures, s.break_glass_minutes,
                               treating)
-        self._nats_queries = NatsQueries(self._nc, queries, self.token_secret, s.token_issuer)
+        self._nats_queries = NatsQueries(self._nc, queries, keys, s.token_issuer)
         await self._nats_queries.start()
         audit = create_audit_router(
-            self.app, s, authenticator(self.token_secret, s.token_issuer, self.disclosures),
+            self.app, s, authenticator(keys, s.token_issuer, self.disclosures),
             queries)
-        api = create_http_app(queries, self.token_secret, self.health, s.token_issuer, audit)
+        api = create_http_app(queries, keys, self.health, s.token_issuer, audit)
         # Embedded mode takes another port when the configured one is busy (and says which).
         port = free_port(s.http_port, s.http_host) if self._nats else s.http_port
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says
@@ -201,13 +238,24 @@ class Runtime:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((s.http_host, port))
+        host = "127.0.0.1" if s.http_host in ("0.0.0.0", "") else s.http_host
+        self.http_url = f"http://{host}:{sock.getsockname()[1]}"
+        mount_web(api, queries, s, self.token_secret, embedded=self._nats is not None,
+                  http_url=self.http_url)
         config = uvicorn.Config(api, log_config=None, access_log=False, lifespan="off")
         self._http = _EmbeddedUvicorn(config)
         self._tasks.append(asyncio.create_task(self._http.serve(sockets=[sock])))
         while not self._http.started:
             await asyncio.sleep(0.02)
-        host = "127.0.0.1" if s.http_host in ("0.0.0.0", "") else s.http_host
-        self.http_url = f"http://{host}:{sock.getsockname()[1]}"
+
+    def _feeds_report(self) -> dict[str, Any]:
+        assert self.feeds is not None
+        failing = round(self.feeds.stuck_for(), 1)
+        report: dict[str, Any] = {"published": self.feeds.published, "failing_seconds": failing}
+        if failing >= FEEDS_STUCK_SECONDS:
+            report.update(status="degraded",
+                          problems=[f"partner feeds have failed for {failing:.0f} s"])
+        return report
 
     async def health(self) -> HealthProbe:
         assert self._checks is not None, "health is served by the api component"
@@ -247,8 +295,8 @@ class Runtime:
                 task.cancel()
             except Exception:
                 log.exception("component_stop_failed")
-        if self.disclosures is not None:
-            await self.disclosures.stop()
+        for recorder in [*self._recorders, *([self.disclosures] if self.disclosures else [])]:
+            await recorder.stop()
         if self._nc is not None:
             try:
                 await self._nc.close()

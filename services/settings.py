@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +32,10 @@ class Settings(BaseSettings):
     stream_events: str = "CARELOOP_EVENTS"
     stream_receipts: str = "CARELOOP_RECEIPTS"
     stream_deadletter: str = "CARELOOP_DEADLETTER"
+    stream_feed: str = Field(default="CARELOOP_FEED",
+                             description="Feed streams are named <this>_<organisation>.")
+    feeds: bool = Field(default=True, description="Publish the partner feeds (the `feeds` "
+                        "component; off only to keep a test's store free of feed disclosures).")
     stream_replicas: int = 1
     consumer_prefix: str = "careloop"
     http_host: str = "127.0.0.1"
@@ -58,16 +63,22 @@ class Settings(BaseSettings):
     token_secret: str | None = Field(
         default=None, description="HMAC secret for access tokens; embedded mode makes one.")
     token_issuer: str = "careloop"
+    token_audience: str | None = Field(
+        default=None, description="Required `aud` of every token, when set.")
+    token_jwks_url: str | None = Field(
+        default=None, description="An identity provider's JWKS: trust its RS256/ES256 tokens.")
     break_glass_minutes: int = 60
     disclosure_batch_ms: float = 5.0
     encryption: Literal["auto", "on", "off"] = Field(
         default="auto",
-        description="Event payloads encrypted at rest: auto = on for PostgreSQL, and for "
-        "SQLite when a key is set.",
+        description="Event payloads and view documents encrypted at rest: auto and on = on "
+        "(embedded SQLite makes its own key); off = plaintext on purpose.",
     )
     cipher_key: str = Field(
         default="", repr=False, description="Base64 AES key (16, 24 or 32 bytes): `careloop keygen`."
     )
+    cipher_old_keys: str = Field(
+        default="", repr=False, description="Earlier keys, comma-separated: read, never written.")
     partners_file: Path | None = Field(
         default=None, description="Partner registry (JSON): which organisations each system speaks for."
     )
@@ -77,6 +88,33 @@ class Settings(BaseSettings):
     nats_tls_cert: Path | None = Field(default=None, description="Client certificate, if required.")
     nats_tls_key: Path | None = Field(default=None, description="Client certificate's key.")
 
+    oidc_issuer: str = Field(
+        default="", description="OpenID Connect issuer the web sign-in uses (unset: embedded "
+        "mode's local sign-in).")
+    oidc_client_id: str = "careloop-web"
+    oidc_client_secret: str = Field(default="", repr=False)
+    oidc_role_claim: str = "role"
+    oidc_organisation_claim: str = "org"
+    web_base_url: str = Field(
+        default="", description="The pages' public address (https://...); default the HTTP address.")
+    web_session_secret: str = Field(
+        default="", repr=False, description="Signs web session cookies; default derived from "
+        "the token secret.")
+    web_session_idle_minutes: int = 30
+    web_session_hours: int = 8
+
     @property
     def resolved_sqlite_path(self) -> Path:
         return self.sqlite_path or self.data_dir / "careloop.sqlite3"
+
+
+def private_files(data_dir: Path) -> None:
+    """Everything this process (and the nats-server it starts) creates from now on is
+    readable by its owner only: files 0600, folders 0700; what is already in the data
+    folder is brought to the same modes."""
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data_dir.chmod(0o700)
+    for path in data_dir.rglob("*"):  # files an earlier version left readable to others
+        if not path.is_symlink():
+            path.chmod(0o700 if path.is_dir() else 0o600)

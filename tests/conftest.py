@@ -79,6 +79,9 @@ def base_settings(tmp_path: Path, store_kind: str, request: pytest.FixtureReques
         "token_secret": f"test-secret-{uuid.uuid4().hex}",
         # The registry is always on: the demo systems (riverside-ehr, harbor-cases, ...).
         "partners_file": write_demo_registry(tmp_path / "registry"),
+        # Partner feeds record a disclosure per published view, asynchronously: off, so a
+        # test's store holds only what it did; the feed tests turn them on.
+        "feeds": False,
     }
     if store_kind == "postgres":
         values.update(PG, postgres_schema=request.getfixturevalue("pg_schema"))

@@ -183,6 +183,14 @@ class CareQueries:
                                          BreakGlassAccess)
         return access is not None and access.is_open(datetime.now(UTC))
 
+    async def grant_until(self, caller: Caller, client_id: UUID) -> datetime | None:
+        """When this caller's open break-glass (or investigation) grant ends; None if none."""
+        access = await asyncio.to_thread(self.app.find, self._access_id(caller, client_id),
+                                         BreakGlassAccess)
+        if access is None or not access.is_open(datetime.now(UTC)):
+            return None
+        return access.open_until
+
     async def own_notes(self, caller: Caller, client_id: UUID, purpose: str | None = None,
                         channel: str = "http") -> Doc:
         if caller.role not in CLINICIANS:

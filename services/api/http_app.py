@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from services.api.access_tokens import Caller, InvalidToken, verify
+from services.api.access_tokens import Caller, InvalidToken, TokenKeys, verify
 from services.api.care_queries import CareQueries, QueryRefused
 from services.api.disclosure_recorder import DisclosureRecorder, Refusal
 from services.api.input_guard import InputGuard
@@ -55,6 +55,7 @@ class HealthProbe(BaseModel):
     dead_letters: dict[str, Any] = Field(default_factory=dict)
     integrity: dict[str, Any] = Field(default_factory=dict)
     problems: list[str] = Field(default_factory=list, description="Why the status is degraded.")
+    feeds: dict[str, Any] = Field(default_factory=dict)
 
 
 class BreakGlassRequest(BaseModel):
@@ -69,7 +70,7 @@ def _client_of(request: Request) -> UUID | None:
         return None
 
 
-def authenticator(token_secret: str, issuer: str = "careloop",
+def authenticator(token_secret: str | TokenKeys, issuer: str = "careloop",
                   recorder: DisclosureRecorder | None = None) -> Callable[..., Awaitable[Caller]]:
     """The FastAPI dependency that turns a bearer token into a Caller, or answers 401 (and
     records the refused attempt, naming nobody)."""
@@ -96,7 +97,7 @@ def authenticator(token_secret: str, issuer: str = "careloop",
 
 
 def create_http_app(
-    queries: CareQueries, token_secret: str, health: Callable[[], Awaitable[HealthProbe]],
+    queries: CareQueries, token_secret: str | TokenKeys, health: Callable[[], Awaitable[HealthProbe]],
     issuer: str = "careloop", audit_router: APIRouter | None = None,
 ) -> FastAPI:
     api = FastAPI(

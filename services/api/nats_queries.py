@@ -8,6 +8,7 @@ and sentences as HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -19,7 +20,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from services.api.access_tokens import Caller, InvalidToken, verify
+from services.api.access_tokens import Caller, InvalidToken, TokenKeys, verify
 from services.api.care_queries import CareQueries, QueryRefused
 from services.api.disclosure_recorder import Refusal
 
@@ -38,7 +39,7 @@ def _uuid(args: dict[str, Any], name: str) -> UUID:
 
 
 class NatsQueries:
-    def __init__(self, nc: NATS, queries: CareQueries, token_secret: str,
+    def __init__(self, nc: NATS, queries: CareQueries, token_secret: str | TokenKeys,
                  issuer: str = "careloop") -> None:
         self.nc, self.queries, self.secret, self.issuer = nc, queries, token_secret, issuer
         self._sub: Subscription | None = None
@@ -76,7 +77,12 @@ class NatsQueries:
         except (ValueError, UnicodeDecodeError):
             return {"status": 400, "detail": "the request must be a JSON object"}
         try:
-            who = verify(self.secret, str(args.get("token", "")), self.issuer)
+            token = str(args.get("token", ""))
+            if isinstance(self.secret, TokenKeys) and self.secret.jwks_url:
+                # The provider's keys may have to be fetched: not on the event loop.
+                who = await asyncio.to_thread(verify, self.secret, token, self.issuer)
+            else:
+                who = verify(self.secret, token, self.issuer)
         except InvalidToken:
             client = args.get("client_id")
             try:

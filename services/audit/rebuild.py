@@ -25,6 +25,7 @@ from services.settings import Settings
 from services.store.care_app import CareLoop
 from services.store.event_records import PAGE, ClientResolver, notifications, record_of
 from services.store.event_store_config import postgres_conninfo
+from services.store.view_stores import view_seal
 
 log = structlog.get_logger("careloop.rebuild")
 
@@ -66,8 +67,10 @@ class Comparison:
 def open_namespaces(settings: Settings) -> Namespaces:
     """The view store's namespaces (the same database as ``open_view_store``)."""
     if settings.store == "sqlite":
-        return SQLiteNamespaces(settings.resolved_sqlite_path.with_name("careloop-views.sqlite3"))
-    return PostgresNamespaces(postgres_conninfo(settings), settings.postgres_schema)
+        return SQLiteNamespaces(settings.resolved_sqlite_path.with_name("careloop-views.sqlite3"),
+                                view_seal(settings))
+    return PostgresNamespaces(postgres_conninfo(settings), settings.postgres_schema,
+                              view_seal(settings))
 
 
 def new_namespace(view: str) -> str:

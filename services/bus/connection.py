@@ -52,3 +52,29 @@ def broker_security(settings: Settings) -> NatsSecurity | None:
     if context is not None:
         return NatsSecurity(ssl_context=context)
     return None
+
+
+class CredentialsRefused(RuntimeError):
+    """NATS refused careloop's user: retrying would not help."""
+
+
+async def check_credentials(url: str, settings: Settings) -> None:
+    """One connection attempt without retries: a refused user or password fails the start
+    with a clear error (the service's own connection retries for ever, which suits a NATS
+    that is away, not credentials that are wrong). Anything else is left to that retry."""
+    import nats
+
+    async def quiet(error: Exception) -> None:
+        pass
+
+    try:
+        nc = await nats.connect(url, allow_reconnect=False, max_reconnect_attempts=0,
+                                connect_timeout=5, **{**connect_options(settings),
+                                                      "error_cb": quiet})
+    except Exception as e:
+        if "authorization" in str(e).lower():
+            raise CredentialsRefused(
+                "NATS refused careloop's credentials: check CARELOOP_NATS_USER and "
+                "CARELOOP_NATS_PASSWORD") from None
+        return
+    await nc.close()

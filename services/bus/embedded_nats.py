@@ -34,10 +34,12 @@ def free_port(preferred: int = 0, host: str = "127.0.0.1") -> int:
 
 class EmbeddedNats:
     def __init__(self, store_dir: Path, port: int = 0, host: str = "127.0.0.1",
-                 config: Path | None = None, scheme: str = "nats") -> None:
+                 config: Path | None = None, scheme: str = "nats", store_flag: bool = True) -> None:
         """``config``: a nats-server configuration file (users, permissions, TLS) applied
-        under the address and storage given here; ``scheme`` is ``tls`` when it sets TLS."""
+        under the address and storage given here; ``scheme`` is ``tls`` when it sets TLS;
+        ``store_flag=False`` when the configuration names its JetStream folder itself."""
         self.store_dir, self.host, self.config, self.scheme = store_dir, host, config, scheme
+        self.store_flag = store_flag
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -50,7 +52,8 @@ class EmbeddedNats:
         log_file = (self.store_dir / "nats-server.log").open("ab")
         self.process = subprocess.Popen(
             [nats_server_binary(), *(["-c", str(self.config)] if self.config else []),
-             "-a", self.host, "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
+             "-a", self.host, "-p", str(self.port), "-js",
+             *(["-sd", str(self.store_dir)] if self.store_flag else [])],
             stdout=log_file, stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us, and we stop the server last
         )

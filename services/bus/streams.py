@@ -2,31 +2,48 @@
 
 from __future__ import annotations
 
+import re
+
+import structlog
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError, NotFoundError
 
 from services.settings import Settings
+
+log = structlog.get_logger("careloop.streams")
 
 INBOUND_SUBJECTS = "careloop.in.>"
 RECEIPTS_ROOT = "careloop.receipts"
 DEADLETTER_ROOT = "careloop.deadletter"
 EVENTS_ROOT = "careloop.events"
+FEED_ROOT = "careloop.feed"
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DAY = 24 * 3600.0
 
 
 def stream_configs(settings: Settings) -> list[StreamConfig]:
-    def stream(name: str, subject: str, max_age: float | None) -> StreamConfig:
+    def stream(name: str, subject: str, max_age: float | None,
+               retention: RetentionPolicy = RetentionPolicy.LIMITS) -> StreamConfig:
         return StreamConfig(
             name=name, subjects=[subject], max_age=max_age, storage=StorageType.FILE,
-            retention=RetentionPolicy.LIMITS, discard=DiscardPolicy.OLD,
+            retention=retention, discard=DiscardPolicy.OLD,
             num_replicas=settings.stream_replicas, duplicate_window=120.0,
             max_msg_size=1024 * 1024,
         )
 
     return [
-        # Inbound facts wait here while careloop is down; kept 14 days for investigation.
-        stream(settings.stream_inbound, INBOUND_SUBJECTS, 14 * DAY),
+        # Inbound facts (PHI) wait here only until ingest has settled them: a work queue
+        # drops each message when ingest acknowledges it (stored, refused or dead-lettered).
+        stream(settings.stream_inbound, INBOUND_SUBJECTS, None, RetentionPolicy.WORK_QUEUE),
         # Receipts wait here while a partner is down; they read them with their own consumer.
         stream(settings.stream_receipts, f"{RECEIPTS_ROOT}.>", 14 * DAY),
         # Every stored domain event, in store order; the projections read from here.
@@ -36,14 +53,77 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
     ]
 
 
+async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    try:
+        info = await js.stream_info(config.name or "")
+    except NotFoundError:
+        await js.add_stream(config)
+        return
+    if info.config.retention != config.retention:
+        # Retention cannot change in place. A stream from before the work-queue inbound is
+        # replaced once nothing in it is waiting for ingest; otherwise it stays as it is.
+        waiting = [c for c in await js.consumers_info(config.name or "")
+                   if c.num_pending or c.num_ack_pending]
+        if waiting or not info.state.consumer_count:
+            log.warning("stream_retention_unchanged", stream=config.name,
+                        reason="messages still waiting for ingest" if waiting else "no consumer")
+            return
+        await js.delete_stream(config.name or "")
+        await js.add_stream(config)
+        log.info("stream_recreated", stream=config.name, retention=str(config.retention))
+        return
+    await js.update_stream(config)
+
+
 async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
     for config in stream_configs(settings):
+        await ensure_stream(js, config)
+
+
+def checked_name(name: str, what: str) -> str:
+    """System and organisation names become subject tokens and stream/consumer names."""
+    if not NAME.match(name):
+        raise ValueError(f"{what} {name!r}: letters, digits, '-' and '_' only (max 64)")
+    return name
+
+
+def feed_stream(settings: Settings, organisation: str) -> str:
+    """Each organisation's feed lives in a stream of its own: everything in it is theirs."""
+    return f"{settings.stream_feed}_{checked_name(organisation, 'organisation')}"
+
+
+def feed_subjects(organisation: str) -> str:
+    return f"{FEED_ROOT}.{checked_name(organisation, 'organisation')}.>"
+
+
+def feed_subject(organisation: str, role: str, client_id: str) -> str:
+    """``careloop.feed.<organisation>.<role>.<client id>``: ids only, never client data."""
+    return f"{FEED_ROOT}.{organisation}.{role}.{client_id}"
+
+
+def feed_stream_config(settings: Settings, organisation: str) -> StreamConfig:
+    """One message per (role, client): the latest rendering of that client's view. A newer
+    rendering replaces the older one, so data a revoked consent covered leaves the stream
+    as soon as the view without it is published."""
+    return StreamConfig(
+        name=feed_stream(settings, organisation), subjects=[feed_subjects(organisation)],
+        storage=StorageType.FILE, retention=RetentionPolicy.LIMITS, discard=DiscardPolicy.OLD,
+        max_msgs_per_subject=1, num_replicas=settings.stream_replicas, allow_direct=True,
+        duplicate_window=120.0, max_msg_size=1024 * 1024)
+
+
+async def ensure_partner_consumer(js: JetStreamContext, stream: str, name: str,
+                                  subject: str) -> None:
+    """The durable pull consumer a partner reads through (partners cannot create any)."""
+    try:
+        await js.consumer_info(stream, name)
+    except NotFoundError:
         try:
-            await js.stream_info(config.name or "")
-        except NotFoundError:
-            await js.add_stream(config)
-        else:
-            await js.update_stream(config)
+            await js.add_consumer(stream, ConsumerConfig(
+                durable_name=name, filter_subject=subject, ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL, ack_wait=60, max_ack_pending=10_000))
+        except BadRequestError as e:  # created meanwhile by another careloop process
+            log.info("partner_consumer_exists", stream=stream, consumer=name, detail=str(e))
 
 
 def inbound_subject(source_system: str, message_type: str) -> str:

@@ -6,15 +6,18 @@ import asyncio
 import json
 import signal
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 import typer
 from rich.console import Console
 
 from services.api.access_tokens import ROLES, Caller, issue, secret_for
+from services.bus.embedded_auth import NoCredentials, load_credentials
+from services.bus.permissions import partner_inbox
 from services.cli.audit import audit_app
 from services.cli.structured_logging import configure_logging
 from services.settings import Settings
@@ -31,7 +34,7 @@ def serve(
     demo: Annotated[bool, typer.Option(help="Post the sample story once the service is up.")] = False,
     component: Annotated[
         list[str] | None,
-        typer.Option(help="Run only these parts (ingest, relay, projector, api); default all."),
+        typer.Option(help="Run only these parts (ingest, relay, projector, deadlines, hash_chain, feeds, api); default all."),
     ] = None,
 ) -> None:
     """Start careloop. Without NATS_URL it starts its own nats-server (embedded mode)."""
@@ -41,10 +44,11 @@ def serve(
 
 
 async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) -> None:
-    from services.partners.demo import example, post_story
+    from services.partners.demo import post_story
     from services.partners.demo_registry import with_registry
     from services.partners.registry import RegistryNotConfigured, load_partner_registry
     from services.runtime import COMPONENTS, Runtime
+    from services.web.setup import oidc_issuer
 
     unknown = set(components) - set(COMPONENTS)
     if unknown:
@@ -70,16 +74,17 @@ async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) ->
         out.print(f"  NATS: {runtime.nats_url}")
         if runtime.http_url:
             out.print(f"  HTTP: {runtime.http_url}  (OpenAPI: {runtime.http_url}/openapi.json)")
+            local = not settings.nats_url and not oidc_issuer(settings)
+            out.print(f"  Web:  {runtime.http_url}/ui/" + (
+                "  (sign in as one of the demo people)" if local else ""))
         if demo:
-            receipts = await post_story(runtime.nats_url, settings.stream_inbound)
+            receipts = await post_story(runtime.nats_url, settings.stream_inbound,
+                                        partner_options(settings))
             for receipt in receipts:
                 out.print(f"  demo: {receipt.message_type}: {receipt.status} - {receipt.summary}")
-            cid = example("client.registered")["payload"]["client_id"]
-            if runtime.http_url and runtime.token_secret:
-                token = issue(runtime.token_secret, Caller("co-5001", "coordinator", "riverside-cmhc"),
-                              timedelta(hours=8), settings.token_issuer)
-                out.print(f"  try: curl -H 'Authorization: Bearer {token}' "
-                          f"{runtime.http_url}/clients/{cid}/care-plan")
+        if runtime.http_url:  # how to get a token, never a token
+            out.print("  token: .venv/bin/careloop token --user co-5001 --role coordinator "
+                      "--organisation riverside-cmhc  (valid 60 minutes; see --help)")
         await stop.wait()
     finally:
         runtime_file.unlink(missing_ok=True)
@@ -121,16 +126,34 @@ def post(
     if not source or not message_type:
         raise typer.BadParameter("cannot read source_system/message_type from the file; "
                                  "give --source and --type")
+    try:
+        options = partner_options(settings)(source)
+    except NoCredentials as e:
+        raise typer.BadParameter(str(e)) from e
     receipt = asyncio.run(_post(_nats_url(settings), settings.stream_inbound, source,
-                                message_type, body, timeout))
+                                message_type, body, timeout, options))
     out.print_json(receipt.model_dump_json())
     raise typer.Exit(0 if receipt.status == "accepted" else 1)
 
 
-async def _post(url: str, stream: str, source: str, message_type: str, body: bytes, timeout: float):  # type: ignore[no-untyped-def]
+def partner_options(settings: Settings) -> Callable[[str], dict[str, Any]]:
+    """How ``post`` and the demo connect as a partner system: with embedded mode's
+    credentials for it, or (against a NATS of your own) ``CARELOOP_NATS_USER``/``_PASSWORD``."""
+    def options(system: str) -> dict[str, Any]:
+        if settings.nats_url:
+            if not settings.nats_user:
+                return {}
+            return {"user": settings.nats_user, "password": settings.nats_password,
+                    "inbox_prefix": partner_inbox(settings.nats_user).encode()}
+        return load_credentials(settings.data_dir).partner_options(system)
+    return options
+
+
+async def _post(url: str, stream: str, source: str, message_type: str, body: bytes,  # type: ignore[no-untyped-def]
+                timeout: float, options: dict[str, Any]):
     from services.partners.client import PartnerClient
 
-    client = await PartnerClient.connect(url, source, stream)
+    client = await PartnerClient.connect(url, source, stream, **options)
     try:
         return await client.post_raw(body, message_type, timeout)
     finally:
@@ -138,18 +161,46 @@ async def _post(url: str, stream: str, source: str, message_type: str, body: byt
 
 
 @app.command()
+def feed(
+    system: Annotated[str, typer.Argument(help="The partner system reading (its NATS user).")],
+    organisation: Annotated[str, typer.Option(help="Whose feed: an organisation the system "
+                                                   "speaks for.")],
+    from_seq: Annotated[int, typer.Option(help="Replay from this stream sequence.")] = 1,
+) -> None:
+    """Print an organisation's feed as its partner system reads it (direct get by sequence,
+    with the system's own credentials; nothing is acknowledged)."""
+    from services.partners.feed_reader import replay
+
+    settings = Settings()
+    configure_logging("console", "WARNING")
+    try:
+        options = partner_options(settings)(system)
+    except NoCredentials as e:
+        raise typer.BadParameter(str(e)) from e
+    try:
+        messages = asyncio.run(replay(_nats_url(settings), settings, organisation, from_seq,
+                                      options))
+    except Exception as e:  # refused by the server (not its feed), or no such feed
+        out.print(f"cannot read the feed of {organisation} as {system}: {type(e).__name__} "
+                  "(a system reads only the feeds of the organisations it speaks for)")
+        raise typer.Exit(1) from None
+    for message in messages:
+        out.print_json(json.dumps(message))
+
+
+@app.command()
 def token(
     user: Annotated[str, typer.Option(help="The person's id.")],
     role: Annotated[str, typer.Option(help=", ".join(ROLES))],
     organisation: Annotated[str, typer.Option(help="The organisation they act for.")],
-    minutes: Annotated[int, typer.Option(help="Lifetime of the token.")] = 480,
+    minutes: Annotated[int, typer.Option(help="Lifetime of the token.")] = 60,
 ) -> None:
     """Issue an access token (needs CARELOOP_TOKEN_SECRET, or embedded mode's own secret)."""
     settings = Settings()
     secret = secret_for(settings.token_secret, settings.data_dir, create=False)
     try:
         out.print(issue(secret, Caller(user, role, organisation), timedelta(minutes=minutes),
-                        settings.token_issuer), soft_wrap=True)
+                        settings.token_issuer, audience=settings.token_audience), soft_wrap=True)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
 
@@ -162,23 +213,40 @@ def keygen() -> None:
     out.print(new_key(), highlight=False)
 
 
+@app.command("rekey-views")
+def rekey_views() -> None:
+    """After rotating CARELOOP_CIPHER_KEY (old key in CARELOOP_CIPHER_OLD_KEYS): re-seal
+    every stored view document under the new key. Run it with careloop stopped."""
+    from services.store.rekey import reseal_views
+
+    out.print(f"re-sealed {reseal_views(Settings())} view documents and rows")
+
+
 @app.command("nats-config")
 def nats_config(
     target: Annotated[Path, typer.Argument(help="Where to write the nats-server configuration.")],
     partners: Annotated[Path, typer.Option(exists=True, help="Partner registry JSON.")] = Path(
         "deploy/partners.json"),
 ) -> None:
-    """Write a nats-server configuration with a user per partner system (own subjects only)
-    and careloop's user, with fresh passwords, and the passwords beside it (both 0600)."""
-    from services.bus.permissions import new_credentials, write_nats_server_config
+    """Write a nats-server configuration: careloop's user and one user per partner system
+    (exactly what the partner guide allows), fresh passwords and a JetStream encryption key.
+    Beside it: the passwords (``.passwords.json``) and the same blocks as includes for the
+    shipped cluster configs (``.authorization.conf``, ``.jetstream.conf``). All 0600."""
+    from services.bus.permissions import (
+        include_files,
+        new_credentials,
+        write_nats_server_config,
+        write_private,
+    )
     from services.partners.registry import PartnerRegistry
 
-    config, passwords = new_credentials(PartnerRegistry.load(partners))
+    config, passwords = new_credentials(PartnerRegistry.load(partners), streams=Settings())
     write_nats_server_config(target, config)
-    secrets_file = target.with_suffix(".passwords.json")
-    secrets_file.touch(mode=0o600)
-    secrets_file.write_text(json.dumps(passwords, indent=2))
-    out.print(f"wrote {target} and {secrets_file}; give each system its password")
+    secrets_file = write_private(target.with_suffix(".passwords.json"),
+                                json.dumps(passwords, indent=2))
+    for part, text in include_files(config).items():
+        write_private(target.with_suffix(f".{part}.conf"), text)
+    out.print(f"wrote {target}, its includes and {secrets_file}; give each system its password")
 
 
 @app.command()

@@ -25,7 +25,7 @@ from services.settings import Settings
 log = structlog.get_logger("careloop.health")
 
 REPORT_SECONDS = 1.0
-NAMES = ("ingest", "relay", "projector", "deadlines", "hash_chain", "api")
+NAMES = ("ingest", "relay", "projector", "deadlines", "hash_chain", "feeds", "api")
 """Every component a careloop process can run (one key each; read directly, no listing)."""
 Report = Callable[[], dict[str, Any]]
 """A component's own view: ``{"status": "ok"|"degraded", "problems": [...], ...figures}``."""

@@ -101,7 +101,10 @@ class HealthChecks:
             status="ok" if not problems else "degraded",
             nats={"connected": nats_ok, "url": self.nats_url}, store=store, relay=relay,
             projection=projection, ingest=ingest, components=components,
-            quarantine=quarantine, dead_letters=dead, integrity=integrity, problems=problems)
+            quarantine=quarantine, dead_letters=dead, integrity=integrity,
+            feeds={k: v for k, v in components.get("feeds", {}).items()
+                   if k in ("published", "failing_seconds")},
+            problems=problems)
 
     async def _guard(self, call: Awaitable[Any], fallback: Any, problems: list[str],
                      what: str) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import contracts
 from contracts.v1.receipts import Receipt
 from services.partners.client import PartnerClient
+from services.partners.demo_worklists import worklist_story
 
 EXAMPLES = Path(contracts.__file__).resolve().parent / "examples"
 
@@ -43,16 +44,22 @@ def story(now: datetime | None = None) -> Iterator[dict[str, Any]]:
              "referral.outcome_acknowledged"]
     for i, step in enumerate(steps):
         yield _restamp(example(step), referral_id, now - timedelta(days=len(steps) - i))
+    yield from worklist_story(now)
 
 
-async def post_story(nats_url: str, inbound_stream: str = "CARELOOP_INBOUND") -> list[Receipt]:
+async def post_story(
+    nats_url: str, inbound_stream: str = "CARELOOP_INBOUND",
+    options: Callable[[str], dict[str, Any]] = lambda system: {},
+) -> list[Receipt]:
+    """``options(system)``: how each system connects (its NATS user and password)."""
     receipts = []
     clients: dict[str, PartnerClient] = {}
     try:
         for message in story():
             source = message["source_system"]
             if source not in clients:
-                clients[source] = await PartnerClient.connect(nats_url, source, inbound_stream)
+                clients[source] = await PartnerClient.connect(nats_url, source, inbound_stream,
+                                                              **options(source))
             receipts.append(await clients[source].post(message))
     finally:
         for client in clients.values():

@@ -9,7 +9,7 @@ refused.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -28,8 +28,11 @@ CONFERENCE = "3a7e5c1b-9d2f-4e8a-b6c4-1f0e2d3c4b5a"
 class Team:
     """One partner connection per source system, posting as the named actor."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime,
+                 options: Callable[[str], dict[str, Any]] = lambda system: {}) -> None:
+        """``options(system)``: how that system connects (its NATS user, on a closed bus)."""
         self.runtime, self.clients = runtime, {}  # type: dict[str, PartnerClient]
+        self.options = options
 
     async def post(self, message_type: str, *, source: str | None = None,
                    actor: dict[str, str] | None = None, **payload: Any) -> Receipt:
@@ -40,7 +43,8 @@ class Team:
             m["actor"] = actor
         if m["source_system"] not in self.clients:
             self.clients[m["source_system"]] = await PartnerClient.connect(
-                self.runtime.nats_url, m["source_system"], self.runtime.settings.stream_inbound)
+                self.runtime.nats_url, m["source_system"], self.runtime.settings.stream_inbound,
+                **self.options(m["source_system"]))
         return await self.clients[m["source_system"]].post(m)
 
     async def ok(self, message_type: str, **kwargs: Any) -> Receipt:

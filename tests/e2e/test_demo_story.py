@@ -9,5 +9,7 @@ from services.runtime import Runtime
 
 async def test_the_demo_story_is_accepted_from_start_to_end(runtime: Runtime) -> None:
     receipts = await post_story(runtime.nats_url, runtime.settings.stream_inbound)
-    assert len(receipts) == len(list(story())) == 7
-    assert [r.status for r in receipts] == ["accepted"] * 7, [r.summary for r in receipts]
+    expected = len(list(story()))
+    assert len(receipts) == expected > 7  # the referral loop, then the worklists' story
+    assert [r.status for r in receipts] == ["accepted"] * expected, [
+        r.summary for r in receipts if r.status != "accepted"]

@@ -34,19 +34,26 @@ def test_embedded_mode_writes_the_demo_registry_and_keeps_an_operators_edits(
 
 
 async def test_embedded_careloop_refuses_unknown_systems(base_settings: Settings) -> None:
+    """An unknown system gets no NATS user at all on embedded mode's closed bus (the NATS
+    users are made from the registry); a registered one posts with its own."""
+    from services.bus.embedded_auth import load_credentials
+
     embedded = base_settings.model_copy(update={"partners_file": None})
     runtime = await Runtime(embedded).start()
-    rogue = await PartnerClient.connect(runtime.nats_url, "rogue-ehr", embedded.stream_inbound)
-    ehr = await PartnerClient.connect(runtime.nats_url, "riverside-ehr", embedded.stream_inbound)
     try:
         assert runtime.settings.partners_file == embedded.data_dir / "partners.json"
-        forged = {**message("client.registered"), "source_system": "rogue-ehr"}
-        receipt = await rogue.post(forged)
-        assert (receipt.status, receipt.reason) == ("rejected", "unknown_source_system")
-        assert (await ehr.post(message("client.registered"))).status == "accepted"
+        with pytest.raises(Exception, match=r"(?i)authorization"):
+            await PartnerClient.connect(runtime.nats_url, "rogue-ehr", embedded.stream_inbound,
+                                        allow_reconnect=False)
+        options = load_credentials(embedded.data_dir).partner_options
+        assert "rogue-ehr" not in load_credentials(embedded.data_dir).passwords
+        ehr = await PartnerClient.connect(runtime.nats_url, "riverside-ehr",
+                                          embedded.stream_inbound, **options("riverside-ehr"))
+        try:
+            assert (await ehr.post(message("client.registered"))).status == "accepted"
+        finally:
+            await ehr.close()
     finally:
-        await rogue.close()
-        await ehr.close()
         await runtime.stop()
 
 

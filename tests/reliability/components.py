@@ -33,6 +33,7 @@ def component_env(settings: Settings, data_dir: Path) -> dict[str, str]:
         "CARELOOP_STREAM_EVENTS": settings.stream_events,
         "CARELOOP_STREAM_RECEIPTS": settings.stream_receipts,
         "CARELOOP_STREAM_DEADLETTER": settings.stream_deadletter,
+        "CARELOOP_STREAM_FEED": settings.stream_feed,
         "CARELOOP_CONSUMER_PREFIX": settings.consumer_prefix,
         "CARELOOP_RELAY_POLL_SECONDS": str(settings.relay_poll_seconds),
         "CARELOOP_CIPHER_KEY": settings.cipher_key,

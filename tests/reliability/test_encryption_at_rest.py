@@ -83,11 +83,16 @@ def test_postgres_refuses_to_start_without_a_key_unless_plaintext_is_chosen(
     assert "CIPHER_TOPIC" not in eventsourcing_env(keyless.model_copy(update={"encryption": "off"}))
 
 
-def test_embedded_sqlite_encrypts_only_when_given_a_key(tmp_path: Any) -> None:
+def test_embedded_sqlite_makes_its_own_key_once(tmp_path: Any) -> None:
+    import stat
+
     keyless = Settings(_env_file=None, data_dir=tmp_path, cipher_key="")  # type: ignore[call-arg]
-    assert "CIPHER_TOPIC" not in eventsourcing_env(keyless)
-    keyed = keyless.model_copy(update={"cipher_key": new_key()})
-    assert eventsourcing_env(keyed)["CIPHER_TOPIC"] == "eventsourcing.cryptography:AESCipher"
+    env = eventsourcing_env(keyless)
+    assert env["CIPHER_TOPIC"] == "services.store.key_ring:KeyRingCipher"
+    key_file = tmp_path / "cipher-key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert env["CIPHER_KEY"] == key_file.read_text() == eventsourcing_env(keyless)["CIPHER_KEY"]
+    assert "CIPHER_TOPIC" not in eventsourcing_env(keyless.model_copy(update={"encryption": "off"}))
     with pytest.raises(EncryptionNotConfigured, match="16, 24 or 32"):
         eventsourcing_env(keyless.model_copy(update={"cipher_key": "c2hvcnQ="}))
 
@@ -102,3 +107,24 @@ def test_another_key_cannot_read_the_records(base_settings: Settings) -> None:
             stranger.mapper.to_domain_event(note)
     finally:
         stranger.close()
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+def test_an_embedded_store_written_before_encryption_still_reads(base_settings: Settings) -> None:
+    """Rows stored in plaintext by an earlier version read back; new rows are encrypted;
+    a row that is neither (tampered ciphertext) is still refused."""
+    register_client(base_settings.model_copy(update={"encryption": "off"})).close()
+    app = create_care_app(eventsourcing_env(base_settings))
+    try:
+        assert app.repository.get(UUID(REGISTRATION["payload"]["client_id"])).family_name \
+            == "Rivera"
+        cipher = app.mapper.cipher
+        assert cipher is not None
+        sealed = cipher.encrypt(b'{"a": 1}')
+        assert b'"a"' not in sealed and cipher.decrypt(sealed) == b'{"a": 1}'
+        with pytest.raises(ValueError):
+            cipher.decrypt(sealed[:-1] + bytes([sealed[-1] ^ 1]))
+        with pytest.raises(ValueError):
+            cipher.decrypt(b"not json and not ours")
+    finally:
+        app.close()

@@ -228,6 +228,6 @@ def test_generated_configuration_gives_each_partner_its_own_password_and_subject
     assert set(users) == {"careloop", *REGISTRY.partners}
     assert len(set(passwords.values())) == len(passwords)
     harbor = users["harbor-cases"]["permissions"]
-    assert harbor == {
-        "publish": {"allow": ["careloop.in.harbor-cases.>"]},
-        "subscribe": {"allow": ["careloop.receipts.harbor-cases", "_INBOX_harbor-cases.>"]}}
+    assert harbor["subscribe"] == {
+        "allow": ["careloop.receipts.harbor-cases", "_INBOX_harbor-cases.>"]}
+    assert "careloop.in.harbor-cases.>" in harbor["publish"]["allow"]

@@ -1,0 +1,1 @@
+"""Partner feeds: each organisation follows its own rendering of its clients."""
