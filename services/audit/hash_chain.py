@@ -90,10 +90,12 @@ class HashChain:
         self.app, self.table = app, table
         mapper = app.mapper
         self.seal_key = mapper.seal_key if isinstance(mapper, CheckedMapper) else None
+        self._older = mapper.older_keys if isinstance(mapper, CheckedMapper) else ()
+        self._legacy = isinstance(mapper, CheckedMapper) and mapper.legacy_unsealed
 
     def _sealed(self, note: Notification) -> bool:
         return seal_holds(self.seal_key, note.originator_id, note.originator_version, note.topic,
-                          note.state)
+                          note.state, self._older, self._legacy)
 
     def head(self) -> Link | None:
         return self.table.head()

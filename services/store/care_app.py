@@ -23,6 +23,7 @@ from contracts.v1.events import event_id
 from domain.provenance import Provenance
 from services.message_ledger import ProcessedMessage, ledger_id
 from services.store.event_seal import CheckedMapper, seal_key
+from services.store.key_ring import LEGACY_PLAINTEXT, OLD_KEYS, KeyRing
 from services.store.transcodings import register_careloop_transcodings
 
 A = TypeVar("A", bound=Aggregate)
@@ -59,6 +60,9 @@ class CareLoop(Application[UUID]):
         key = self.env.get("CIPHER_KEY")
         if key and self.env.get("CIPHER_TOPIC"):
             mapper.seal_key = seal_key(key)
+            mapper.older_keys = tuple(
+                seal_key(k) for k in KeyRing.parse_old(self.env.get(OLD_KEYS) or ""))
+            mapper.legacy_unsealed = self.env.get(LEGACY_PLAINTEXT) == "y"
         return mapper
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:

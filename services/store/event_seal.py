@@ -55,23 +55,26 @@ def seal(key: bytes, originator_id: Any, version: int, topic: str, state: bytes)
     return MAGIC + _mac(key, originator_id, version, topic, state) + state
 
 
-def unseal(key: bytes, originator_id: Any, version: int, topic: str, sealed: bytes) -> bytes:
-    """The inner state, or ``DamagedEvent`` if the seal is missing or does not match."""
+def unseal(key: bytes, originator_id: Any, version: int, topic: str, sealed: bytes,
+           older: tuple[bytes, ...] = ()) -> bytes:
+    """The inner state, or ``DamagedEvent`` if the seal is missing or matches no key (the
+    current one, or ``older`` ones kept while a cipher key is rotated)."""
     if not sealed.startswith(MAGIC) or len(sealed) < len(MAGIC) + MAC_SIZE:
         raise DamagedEvent(originator_id, version, "it carries no seal (not written by careloop)")
     mac, state = sealed[len(MAGIC):len(MAGIC) + MAC_SIZE], sealed[len(MAGIC) + MAC_SIZE:]
-    if not hmac.compare_digest(mac, _mac(key, originator_id, version, topic, state)):
+    if not any(hmac.compare_digest(mac, _mac(k, originator_id, version, topic, state))
+               for k in (key, *older)):
         raise DamagedEvent(originator_id, version,
                            "its seal does not match (altered, moved or forged)")
     return state
 
 
 def seal_holds(key: bytes | None, originator_id: Any, version: int, topic: str,
-               state: bytes) -> bool:
-    if key is None:
+               state: bytes, older: tuple[bytes, ...] = (), legacy: bool = False) -> bool:
+    if key is None or (legacy and not state.startswith(MAGIC)):
         return True
     try:
-        unseal(key, originator_id, version, topic, state)
+        unseal(key, originator_id, version, topic, state, older)
     except DamagedEvent:
         return False
     return True
@@ -82,6 +85,10 @@ class CheckedMapper(Mapper[UUID]):
     it cannot read with ``DamagedEvent`` (bad seal, ``Invalid cipher tag``, bad topic)."""
 
     seal_key: bytes | None = None
+    older_keys: tuple[bytes, ...] = ()
+    """Seal keys of the cipher's old keys (a rotation in progress): still accepted."""
+    legacy_unsealed: bool = False
+    """Rows written before sealing (embedded stores that were plaintext) are read as they are."""
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         stored = super().to_stored_event(domain_event)
@@ -93,8 +100,10 @@ class CheckedMapper(Mapper[UUID]):
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         oid, version = stored_event.originator_id, stored_event.originator_version
-        if self.seal_key is not None:
-            inner = unseal(self.seal_key, oid, version, stored_event.topic, stored_event.state)
+        legacy = self.legacy_unsealed and not stored_event.state.startswith(MAGIC)
+        if self.seal_key is not None and not legacy:
+            inner = unseal(self.seal_key, oid, version, stored_event.topic, stored_event.state,
+                           self.older_keys)
             stored_event = StoredEvent(oid, version, stored_event.topic, inner)
         try:
             return super().to_domain_event(stored_event)
