@@ -4,6 +4,7 @@ documents, one transaction per batch (see ``projections.view_store``)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from projections.sealed_documents import PLAIN, DocumentSeal
 from projections.view_changes import CHANGED_SINCE, DDL, ViewChanges, note_changes, read_changes
@@ -52,6 +53,11 @@ class PostgresViewStore:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
             for statement in POSTGRES_SCHEMA:
                 conn.execute(statement)
+
+    @property
+    def pool(self) -> Any:
+        """The connection pool, shared with tables kept beside the views."""
+        return self._pool
 
     def position(self, projection: str) -> Position:
         with self._pool.connection() as conn:

@@ -26,8 +26,9 @@ from services.api.disclosure_recorder import DisclosureRecorder
 from services.api.http_app import HealthProbe, authenticator, create_http_app
 from services.api.nats_queries import NatsQueries
 from services.api.view_cache import CachedViews
-from services.audit.hash_chain import HashChain, open_chain_table
+from services.audit.hash_chain import HashChain
 from services.audit.hash_chain_keeper import HashChainKeeper
+from services.audit.hash_chain_tables import open_chain_table
 from services.audit.http_routes import create_audit_router
 from services.bus.connection import (
     broker_security,
@@ -41,6 +42,8 @@ from services.bus.partner_access import ensure_partner_access, feed_organisation
 from services.bus.streams import ensure_streams
 from services.commands.deadline_watcher import DeadlineWatcher
 from services.feeds.publisher import FeedPublisher
+from services.health.component_reports import ComponentReporter, Report
+from services.health.probe import HealthChecks
 from services.ingest.consumer import Ingest
 from services.partners.demo_registry import with_registry
 from services.partners.registry import (
@@ -48,8 +51,9 @@ from services.partners.registry import (
     RegistryNotConfigured,
     load_partner_registry,
 )
-from services.projector.consumer import CARE_PLAN, Projector
-from services.relay.outbox_relay import OutboxRelay, stream_position
+from services.projector.consumer import Projector
+from services.projector.quarantine import Quarantine, open_quarantine
+from services.relay.outbox_relay import OutboxRelay
 from services.settings import Settings, private_files
 from services.store.care_app import CareLoop
 from services.store.store_setup import open_stores
@@ -97,6 +101,9 @@ class Runtime:
     _recorders: list[DisclosureRecorder] = field(default_factory=list)
     _probes: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="careloop-health"))
+    quarantine: Quarantine | None = None
+    _checks: HealthChecks | None = None
+    _reports: dict[str, Report] = field(default_factory=dict)
 
     async def _probe(self, check: Callable[[], Any]) -> Any:
         """Run a blocking health check on the probes' own threads, bounded in time."""
@@ -105,9 +112,19 @@ class Runtime:
                                       HEALTH_PROBE_SECONDS)
 
     async def start(self) -> Runtime:
+        """Start the components; if one cannot start, stop what did (nothing left running)."""
         self.settings = s = with_registry(self.settings)
         if "ingest" in self.components:
             load_partner_registry(s)  # no registry, no ingest: refuse before starting anything
+        try:
+            return await self._start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.stop()
+            raise
+
+    async def _start(self) -> Runtime:
+        s = self.settings
         registry: PartnerRegistry | None
         if s.nats_url:
             s = self.settings = joining_embedded(s)  # a component beside `careloop serve`
@@ -136,9 +153,17 @@ class Runtime:
         if "relay" in self.components:
             self.relay = OutboxRelay(self.app, js, s.stream_events, s.relay_poll_seconds)
             self._tasks.append(asyncio.create_task(self.relay.run(self.stop_event)))
+        if "projector" in self.components or "api" in self.components:
+            self.quarantine = await asyncio.to_thread(open_quarantine, s, self.views)
+            self._closers.append(self.quarantine.close)
+        if "relay" in self.components:
+            relay = self.relay
+            self._reports["relay"] = lambda: {"position": relay.position if relay else 0}
         if "projector" in self.components:
-            projector = Projector(js, self.views, s.stream_events, s.consumer_prefix)
+            projector = Projector(js, self.views, s.stream_events, s.consumer_prefix,
+                                  quarantine=self.quarantine)
             self._tasks.append(asyncio.create_task(projector.run(self.stop_event)))
+            self._reports["projector"] = lambda: {"quarantined": projector.quarantined}
         if "deadlines" in self.components:
             self.deadlines = DeadlineWatcher(
                 self.app, self.views, s.deadline_check_seconds,
@@ -147,14 +172,17 @@ class Runtime:
         if "hash_chain" in self.components:
             table = await asyncio.to_thread(open_chain_table, s)
             self._closers.append(table.close)
-            keeper = HashChainKeeper(HashChain(self.app, table), s.hash_chain_seconds)
+            keeper = HashChainKeeper(HashChain(self.app, table), s.hash_chain_seconds,
+                                     s.hash_chain_verify_seconds)
             self._tasks.append(asyncio.create_task(keeper.run(self.stop_event)))
+            self._reports["hash_chain"] = keeper.report
         if ("feeds" in self.components and s.feeds and registry is not None
                 and feed_organisations(registry)):
             recorder = DisclosureRecorder(self.app, s.disclosure_batch_ms)
             self.feeds = FeedPublisher(js, self.views, s, registry, recorder)
             self._recorders.append(recorder)
             self._tasks.append(asyncio.create_task(self.feeds.run(self.stop_event)))
+            self._reports["feeds"] = self._feeds_report
         if "ingest" in self.components:
             self._broker = NatsBroker(
                 self.nats_url.split(","), max_reconnect_attempts=-1,
@@ -165,8 +193,20 @@ class Runtime:
             self.ingest = Ingest(self.app, self._broker, s, on_committed=wake)
             await self._broker.start()
             self._tasks.append(asyncio.create_task(self.ingest.run(self.stop_event)))
+            ingest = self.ingest
+            self._reports["ingest"] = lambda: {"processed": ingest.processed,
+                                               "dead_lettered": ingest.dead_lettered}
+        if "deadlines" in self.components:
+            self._reports["deadlines"] = dict
         if "api" in self.components:
             await self._start_http()
+            self._reports["api"] = dict
+            self._checks = HealthChecks(s, self.app, self.views, self._nc, self.relay,
+                                        self.quarantine, self._probe, self.nats_url)
+            self._tasks.append(asyncio.create_task(self._sample_health()))
+        if self._reports:
+            reporter = ComponentReporter(js, s, self._reports)
+            self._tasks.append(asyncio.create_task(reporter.run(self.stop_event)))
         log.info("careloop_started", components=list(self.components), nats=self.nats_url,
                  http=self.http_url, store=s.store)
         return self
@@ -212,49 +252,30 @@ class Runtime:
         while not self._http.started:
             await asyncio.sleep(0.02)
 
+    def _feeds_report(self) -> dict[str, Any]:
+        assert self.feeds is not None
+        failing = round(self.feeds.stuck_for(), 1)
+        report: dict[str, Any] = {"published": self.feeds.published, "failing_seconds": failing}
+        if failing >= FEEDS_STUCK_SECONDS:
+            report.update(status="degraded",
+                          problems=[f"partner feeds have failed for {failing:.0f} s"])
+        return report
+
     async def health(self) -> HealthProbe:
-        s = self.settings
-        nats_ok = bool(self._nc and self._nc.is_connected)
-        store: dict[str, Any] = {"kind": s.store}
-        head = None
-        try:
-            assert self.app is not None
-            head = await self._probe(self.app.head_position)
-            store.update(ok=True, head=head)
-        except Exception as e:
-            store.update(ok=False, error=type(e).__name__)
-        relay: dict[str, Any] = {}
-        try:
-            if self.relay is not None:
-                relay_pos = self.relay.position
-            else:
-                assert self._nc is not None
-                _, relay_pos = await asyncio.wait_for(stream_position(
-                    self._nc.jetstream(timeout=2), s.stream_events), HEALTH_PROBE_SECONDS)
-            relay.update(position=relay_pos, lag=None if head is None else max(head - relay_pos, 0))
-        except Exception as e:
-            relay.update(error=type(e).__name__)
-        projection: dict[str, Any] = {"name": CARE_PLAN.name}
-        try:
-            assert self.views is not None
-            views = self.views
-            pos = await self._probe(lambda: views.position(CARE_PLAN.name))
-            projection.update(
-                position=pos.store_position, stream_seq=pos.stream_seq,
-                lag=None if head is None else max(head - pos.store_position, 0),
-            )
-        except Exception as e:
-            projection.update(error=type(e).__name__)
-        feeds: dict[str, Any] = {}
-        if self.feeds is not None:
-            feeds = {"published": self.feeds.published,
-                     "failing_seconds": round(self.feeds.stuck_for(), 1)}
-        ok = (nats_ok and store.get("ok") is True and "error" not in projection
-              and feeds.get("failing_seconds", 0) < FEEDS_STUCK_SECONDS)
-        return HealthProbe(
-            status="ok" if ok else "degraded", nats={"connected": nats_ok, "url": self.nats_url},
-            store=store, relay=relay, projection=projection, feeds=feeds,
-        )
+        assert self._checks is not None, "health is served by the api component"
+        return await self._checks.probe()
+
+    async def _sample_health(self) -> None:
+        """Sample every second, so a stall is measured even when nobody asks /health."""
+        while not self.stop_event.is_set():
+            try:
+                probe = await self.health()
+                if probe.status != "ok":
+                    log.warning("health_degraded", alert=True, problems=probe.problems[:10])
+            except Exception as e:
+                log.debug("health_sample_failed", error=type(e).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), timeout=1.0)
 
     async def stop(self) -> None:
         self.stop_event.set()

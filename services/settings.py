@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     relay_poll_seconds: float = 0.2
-    ingest_max_deliver: int = 20
+    ingest_max_deliver: int = Field(
+        default=4, description="Attempts (within seconds) before a failing message is dead-lettered.")
     ingest_batch_size: int = Field(
         default=256, description="Inbound messages fetched, applied and committed together."
     )
@@ -49,6 +50,14 @@ class Settings(BaseSettings):
     hash_chain_seconds: float = Field(
         default=1.0, description="How often the hash chain is extended to the store's head."
     )
+    hash_chain_verify_seconds: float = Field(
+        default=5.0, description="How often the whole chain is re-verified against the store.")
+    health_stall_seconds: float = Field(
+        default=10.0, description="A backlog whose position has not moved for this long, or a "
+        "component silent for this long, makes /health degraded.")
+    health_recent_seconds: float = Field(
+        default=3600.0, description="Quarantined events and dead letters this recent make "
+        "/health degraded.")
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     token_secret: str | None = Field(

@@ -76,6 +76,13 @@ class RawStore:
         self._sql("UPDATE stored_events SET ID=? WHERE ID=?", a, b)
         self._sql("UPDATE stored_events SET ID=? WHERE ID=?", b, -1)
 
+    def forge(self, copy_of: int) -> None:
+        """Append a row after the head without careloop's key: the state of a real event
+        (valid ciphertext) under a new aggregate id, as a forger with SQL access could."""
+        self._sql("INSERT INTO stored_events (originator_id, originator_version, topic, state) "
+                  "SELECT ?, originator_version, topic, state FROM stored_events WHERE ID=?",
+                  str(uuid.uuid4()) if self.kind == "sqlite" else uuid.uuid4(), copy_of)
+
     def run(self, query: str, *params: Any) -> list[Any]:
         return self._sql(query, *params)
 

@@ -100,3 +100,8 @@ async def runtime(settings: Settings) -> AsyncIterator[object]:
     running = await Runtime(settings).start()
     yield running
     await running.stop()
+
+
+from tests.inbound_partner import partner  # noqa: E402 (a fixture shared by ingest tests)
+
+__all__ = ["partner"]

@@ -45,7 +45,10 @@ class OutboundEvent(BaseModel):
     schema_version: int = Field(default=1, description="Event format version.")
     event_id: str = Field(description="Stable id of the event (same on every replay).")
     event_type: str = Field(description="e.g. 'referral.accepted'.")
-    position: int = Field(description="The event's position in careloop's store (gapless order).")
+    position: int = Field(
+        description="The event's position in careloop's store: strictly increasing in "
+        "publication order, with gaps (internal bookkeeping takes positions too, and a "
+        "PostgreSQL transaction that fails leaves its numbers unused).")
     aggregate_type: str = Field(description="e.g. 'referral', 'client', 'care_plan'.")
     aggregate_id: UUID = Field(description="The aggregate (referral, care plan, ...) changed.")
     aggregate_version: int = Field(description="The aggregate's version after this event.")

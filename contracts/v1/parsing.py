@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from contracts.v1.catalogue import MESSAGE_TYPES
 from contracts.v1.envelope import SCHEMA_VERSION, Envelope
 from contracts.v1.fhir_messages import FHIR_MESSAGE_TYPES
+from contracts.v1.input_limits import InputRefused, check_dates, decode
 from contracts.v1.receipts import Problem
 
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -68,7 +69,9 @@ def parse_message(
         msg = f"message is {len(raw)} bytes; the limit is {MAX_MESSAGE_BYTES}"
         raise Rejection("too_large", [_problem("too_large", "max_bytes", msg)])
     try:
-        doc = json.loads(raw.decode("utf-8"))
+        doc = decode(raw)
+    except InputRefused as e:
+        raise Rejection(e.code, [_problem(e.code, e.rule, e.message, e.field)]) from e
     except UnicodeDecodeError as e:
         msg = f"message is not UTF-8 encoded (byte {e.start})"
         raise Rejection("invalid_encoding", [_problem("invalid_encoding", "utf-8", msg)]) from e
@@ -85,10 +88,8 @@ def parse_message(
 
     model = MESSAGE_TYPES.get(message_type) or FHIR_MESSAGE_TYPES.get(message_type)
     if model is None:
-        msg = (
-            f"unknown message type '{message_type}' in the subject; "
-            f"known types: {', '.join(sorted([*MESSAGE_TYPES, *FHIR_MESSAGE_TYPES]))}"
-        )
+        msg = _listing(f"unknown message type '{_clip(message_type)[:80]}' in the subject; "
+                       "known types: ", sorted([*MESSAGE_TYPES, *FHIR_MESSAGE_TYPES]))
         raise Rejection("unknown_message_type", [_problem("unknown_message_type", "catalogue", msg)], known)
     if doc.get("message_type") != message_type:
         msg = f"message_type '{doc.get('message_type')}' does not match the subject's '{message_type}'"
@@ -112,8 +113,24 @@ def parse_message(
         message = model.model_validate(doc)
     except ValidationError as e:
         raise Rejection("schema_violation", _validation_problems(e), known) from e
+    try:
+        check_dates(message)
+    except InputRefused as e:
+        raise Rejection(e.code, [_problem(e.code, e.rule, e.message, e.field)], known) from e
     _check_clock(message, now or datetime.now(UTC), known)
     return message
+
+
+def _listing(intro: str, names: list[str]) -> str:
+    """``intro`` and as many whole names as fit in a problem's message, then how many more."""
+    shown: list[str] = []
+    for i, name in enumerate(names):
+        rest = len(names) - i - 1
+        tail = f" and {rest} more (see the message catalogue)" if rest else ""
+        if len(intro) + len(", ".join([*shown, name])) + len(tail) > MAX_TEXT - 50:
+            return intro + ", ".join(shown) + f" and {len(names) - i} more (see the message catalogue)"
+        shown.append(name)
+    return intro + ", ".join(shown)
 
 
 def _check_clock(message: Envelope, now: datetime, known: dict[str, Any]) -> None:

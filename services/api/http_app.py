@@ -39,6 +39,7 @@ from services.api import asyncapi_document, openapi_cleanup
 from services.api.access_tokens import Caller, InvalidToken, TokenKeys
 from services.api.care_queries import CareQueries, QueryRefused
 from services.api.disclosure_recorder import DisclosureRecorder, Refusal
+from services.api.input_guard import InputGuard
 from services.api.response_models import (
     BreakGlassGrant,
     CarePlanView,
@@ -51,6 +52,7 @@ from services.api.token_cache import VerifiedTokens
 from services.api.worklist_queries import WORKLISTS
 from services.fhir.care_plan_export import MEDIA_TYPE as FHIR_JSON
 from services.fhir.care_plan_export import care_plan_bundle
+from services.store.event_seal import DamagedEvent
 
 log = structlog.get_logger("careloop.http")
 
@@ -83,6 +85,12 @@ class HealthProbe(BaseModel):
     store: dict[str, Any]
     relay: dict[str, Any]
     projection: dict[str, Any]
+    ingest: dict[str, Any] = Field(default_factory=dict)
+    components: dict[str, Any] = Field(default_factory=dict)
+    quarantine: dict[str, Any] = Field(default_factory=dict)
+    dead_letters: dict[str, Any] = Field(default_factory=dict)
+    integrity: dict[str, Any] = Field(default_factory=dict)
+    problems: list[str] = Field(default_factory=list, description="Why the status is degraded.")
     feeds: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -138,6 +146,17 @@ def create_http_app(
                     "interdisciplinary care teams. Every read is recorded.",
         dependencies=[Depends(openapi_cleanup.refuse_unknown_query)],
     )
+    api.add_middleware(InputGuard)
+
+    @api.exception_handler(DamagedEvent)
+    async def damaged(request: Request, e: DamagedEvent) -> JSONResponse:
+        """A stored row that cannot be trusted: say which, never a traceback."""
+        log.error("integrity_alert", alert=True, position=e.position,
+                  aggregate_id=str(e.originator_id), version=e.version)
+        return JSONResponse({"detail": str(e), "tampered": {
+            "position": e.position, "aggregate_id": str(e.originator_id), "version": e.version}},
+            status_code=503)
+
     caller = authenticator(token_secret, issuer, queries.recorder)
 
     Who = Annotated[Caller, Depends(caller)]

@@ -15,26 +15,21 @@ docs/audit.md, "Anchoring the chain head"); ``verify(expect_head=...)`` checks a
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import struct
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
 
 import structlog
 from eventsourcing.persistence import Notification
 
-from services.settings import Settings
+from services.audit.hash_chain_tables import ChainTable, Link
 from services.store.care_app import CareLoop
 from services.store.event_records import notifications
-from services.store.event_store_config import postgres_conninfo
+from services.store.event_seal import CheckedMapper, seal_holds
 
 log = structlog.get_logger("careloop.hash_chain")
 
 GENESIS = "0" * 64
-TABLE = "audit_hash_chain"
 PAGE = 2000
 
 
@@ -58,19 +53,13 @@ def link_hash(previous: str, position: int, content: str) -> str:
 
 
 @dataclass(frozen=True)
-class Link:
-    position: int
-    content: str
-    chain: str
-
-
-@dataclass(frozen=True)
 class Finding:
     """The first place where the store and the chain disagree."""
 
     position: int
     kind: str
-    """``altered``, ``deleted``, ``inserted``, ``reordered``, ``chain-altered`` or ``anchor``."""
+    """``altered``, ``deleted``, ``inserted``, ``reordered``, ``chain-altered``, ``forged``
+    (its seal does not hold: written without careloop's key) or ``anchor``."""
     detail: str
 
 
@@ -83,135 +72,39 @@ class VerifyReport:
     finding: Finding | None = None
 
 
-class ChainTable(Protocol):
-    def head(self) -> Link | None: ...
-    def append(self, links: Sequence[Link], after: int) -> bool: ...
-    def links(self, after: int, limit: int) -> list[Link]: ...
-    def position_of_content(self, content: str) -> int | None: ...
-    def close(self) -> None: ...
+class TamperFound(Exception):
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.detail)
+        self.finding = finding
 
 
-class SQLiteChainTable:
-    def __init__(self, path: Path) -> None:
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA busy_timeout=10000")
-        self._lock = threading.Lock()
-        self._conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {TABLE} (notification_id INTEGER PRIMARY KEY,"
-            " content_hash TEXT NOT NULL, chain_hash TEXT NOT NULL)"
-        )
-
-    def head(self) -> Link | None:
-        with self._lock:
-            row = self._conn.execute(
-                f"SELECT notification_id, content_hash, chain_hash FROM {TABLE} "
-                "ORDER BY notification_id DESC LIMIT 1"
-            ).fetchone()
-        return Link(*row) if row else None
-
-    def append(self, links: Sequence[Link], after: int) -> bool:
-        """Append links that continue from ``after``; False if another writer got there first."""
-        with self._lock:
-            c = self._conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                top = c.execute(f"SELECT MAX(notification_id) FROM {TABLE}").fetchone()[0] or 0
-                if top != after:
-                    c.execute("ROLLBACK")
-                    return False
-                c.executemany(f"INSERT INTO {TABLE} VALUES (?,?,?)",
-                              [(k.position, k.content, k.chain) for k in links])
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-        return True
-
-    def links(self, after: int, limit: int) -> list[Link]:
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT notification_id, content_hash, chain_hash FROM {TABLE} "
-                "WHERE notification_id > ? ORDER BY notification_id LIMIT ?", (after, limit)
-            ).fetchall()
-        return [Link(*r) for r in rows]
-
-    def position_of_content(self, content: str) -> int | None:
-        with self._lock:
-            row = self._conn.execute(
-                f"SELECT notification_id FROM {TABLE} WHERE content_hash=?", (content,)
-            ).fetchone()
-        return int(row[0]) if row else None
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-
-class PostgresChainTable:
-    def __init__(self, conninfo: str, schema: str) -> None:
-        import psycopg
-
-        self._conn = psycopg.connect(conninfo, autocommit=True,
-                                     options=f"-c search_path={schema}")
-        self._lock = threading.Lock()
-        self._conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {TABLE} (notification_id BIGINT PRIMARY KEY,"
-            " content_hash TEXT NOT NULL, chain_hash TEXT NOT NULL)"
-        )
-
-    def _rows(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._conn.execute(query.encode(), params).fetchall()
-
-    def head(self) -> Link | None:
-        rows = self._rows(f"SELECT notification_id, content_hash, chain_hash FROM {TABLE} "
-                          "ORDER BY notification_id DESC LIMIT 1")
-        return Link(*rows[0]) if rows else None
-
-    def append(self, links: Sequence[Link], after: int) -> bool:
-        with self._lock, self._conn.transaction():
-            # One chain writer at a time (the runtime's keeper and a CLI verify may overlap).
-            self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
-            row = self._conn.execute(f"SELECT MAX(notification_id) FROM {TABLE}".encode()).fetchone()
-            if ((row[0] if row else None) or 0) != after:
-                return False
-            with self._conn.cursor() as cur:
-                cur.executemany(f"INSERT INTO {TABLE} VALUES (%s,%s,%s)".encode(),
-                                [(k.position, k.content, k.chain) for k in links])
-        return True
-
-    def links(self, after: int, limit: int) -> list[Link]:
-        rows = self._rows(f"SELECT notification_id, content_hash, chain_hash FROM {TABLE} "
-                          "WHERE notification_id > %s ORDER BY notification_id LIMIT %s",
-                          (after, limit))
-        return [Link(*r) for r in rows]
-
-    def position_of_content(self, content: str) -> int | None:
-        rows = self._rows(f"SELECT notification_id FROM {TABLE} WHERE content_hash=%s LIMIT 1",
-                          (content,))
-        return int(rows[0][0]) if rows else None
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-
-def open_chain_table(settings: Settings) -> ChainTable:
-    """The chain's table, in the same database as the event store."""
-    if settings.store == "sqlite":
-        return SQLiteChainTable(settings.resolved_sqlite_path)
-    return PostgresChainTable(postgres_conninfo(settings), settings.postgres_schema)
+def _forged(note: Notification) -> Finding:
+    return Finding(note.id, "forged",
+                   f"event {note.id} ({note.topic} v{note.originator_version} of "
+                   f"{note.originator_id}) does not carry careloop's seal: written by someone "
+                   "without the key, or altered")
 
 
 class HashChain:
     def __init__(self, app: CareLoop, table: ChainTable) -> None:
         self.app, self.table = app, table
+        mapper = app.mapper
+        self.seal_key = mapper.seal_key if isinstance(mapper, CheckedMapper) else None
+        self._older = mapper.older_keys if isinstance(mapper, CheckedMapper) else ()
+        self._legacy = isinstance(mapper, CheckedMapper) and mapper.legacy_unsealed
+
+    def _sealed(self, note: Notification) -> bool:
+        return seal_holds(self.seal_key, note.originator_id, note.originator_version, note.topic,
+                          note.state, self._older, self._legacy)
 
     def head(self) -> Link | None:
         return self.table.head()
 
     def advance(self, max_pages: int | None = None) -> int:
-        """Chain the events stored since the head; returns how many were added."""
+        """Chain the events stored since the head; returns how many were added.
+
+        A row whose seal does not hold is never chained: the rows before it are, and
+        ``TamperFound`` names it."""
         added = 0
         pages = 0
         while max_pages is None or pages < max_pages:
@@ -222,12 +115,20 @@ class HashChain:
             if not notes:
                 break
             links = []
+            forged = next((n for n in notes if not self._sealed(n)), None)
             for note in notes:
+                if note is forged:
+                    break
                 content = content_hash(note)
                 previous = link_hash(previous, note.id, content)
                 links.append(Link(note.id, content, previous))
-            if self.table.append(links, after):
+            if links and self.table.append(links, after):
                 added += len(links)
+            if forged is not None:
+                finding = _forged(forged)
+                log.error("hash_chain_tamper_detected", alert=True, position=finding.position,
+                          kind=finding.kind)
+                raise TamperFound(finding)
             pages += 1
             if len(notes) < PAGE:
                 break
@@ -248,8 +149,10 @@ class HashChain:
         link = next(chained, None)
         for notes in notifications(self.app, 0, page=PAGE):
             for note in notes:
-                if link is None:
-                    break  # past the chain's head: not chained yet
+                if link is None:  # past the chain's head: not chained yet, but sealed?
+                    if not self._sealed(note):
+                        return self._report(checked, last, previous, _forged(note))
+                    continue
                 content = content_hash(note)
                 if link.position < note.id:
                     return self._report(checked, last, previous, Finding(
@@ -263,6 +166,8 @@ class HashChain:
                 if expected != link.chain:
                     return self._report(checked, last, previous,
                                         self._explain(note, content, link, previous))
+                if not self._sealed(note):
+                    return self._report(checked, last, previous, _forged(note))
                 previous, last, checked = expected, note.id, checked + 1
                 if want_hash is not None and expected == want_hash and want_pos in (None, last):
                     anchor_seen = True
@@ -292,7 +197,7 @@ class HashChain:
                        f"{note.originator_id}) no longer matches its chained content")
 
     def _report(self, checked: int, last: int, previous: str, finding: Finding) -> VerifyReport:
-        log.warning("hash_chain_mismatch", position=finding.position, kind=finding.kind)
+        log.error("hash_chain_mismatch", alert=True, position=finding.position, kind=finding.kind)
         return VerifyReport(False, checked, last, previous, finding)
 
 

@@ -24,7 +24,8 @@ from projections.audit_redaction import redact, redact_record
 from services.audit.as_of import aggregate_at_version, owners_of, view_as_of
 from services.audit.disclosure_accounting import Reader, accounting, record_read
 from services.audit.fhir_export import timeline_bundle
-from services.audit.hash_chain import HashChain, open_chain_table
+from services.audit.hash_chain import HashChain, TamperFound
+from services.audit.hash_chain_tables import open_chain_table
 from services.audit.rebuild import (
     NothingLive,
     compare,
@@ -39,6 +40,7 @@ from services.cli.structured_logging import configure_logging
 from services.projector.registry import PROJECTIONS
 from services.settings import Settings
 from services.store.care_app import CareLoop, create_care_app
+from services.store.event_seal import DamagedEvent
 from services.store.event_store_config import eventsourcing_env
 from services.store.read_log import ReadLog
 from services.store.view_stores import open_view_store
@@ -70,6 +72,10 @@ def store() -> Iterator[tuple[Settings, CareLoop]]:
     app = create_care_app(eventsourcing_env(settings))
     try:
         yield settings, app
+    except DamagedEvent as e:  # a tampered or unreadable row: say which, no traceback
+        out.print(f"[red]TAMPERED[/red]: {e}")
+        out.print("Run `careloop audit verify` for the full check.")
+        raise typer.Exit(2) from None
     finally:
         app.close()
 
@@ -179,7 +185,10 @@ def verify_cmd(
         table = open_chain_table(settings)
         try:
             chain = HashChain(app, table)
-            added = chain.advance()
+            try:
+                added = chain.advance()
+            except TamperFound:
+                added = 0  # the verification below names the row
             report = chain.verify(expect_head)
         finally:
             table.close()

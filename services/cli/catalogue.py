@@ -28,6 +28,13 @@ INPUT_CODES: dict[str, str] = {
     "too_large": "The message is bigger than the size limit (256 KiB).",
     "invalid_encoding": "The body is not UTF-8.",
     "invalid_json": "The body is not JSON, or not a JSON object.",
+    "too_deep": "Arrays and objects are nested more than 32 deep.",
+    "number_out_of_range": "A number is outside what careloop stores: integers beyond the "
+                           "signed 64-bit range, infinite numbers, `NaN`.",
+    "duplicate_key": "An object has the same key twice.",
+    "unstorable_character": "A key or string holds NUL (U+0000) or a lone surrogate "
+                            "(U+D800-U+DFFF), which no store can hold.",
+    "date_out_of_range": "A date or time lies outside 1900-01-01 to 2199-12-31.",
     "unknown_message_type": "The subject names a message type careloop does not know.",
     "subject_mismatch": "`source_system` or `message_type` in the body differs from the subject.",
     "unsupported_version": "`schema_version` is newer than careloop understands.",
@@ -40,8 +47,9 @@ INPUT_CODES: dict[str, str] = {
 SERVICE_CODES: dict[str, str] = {
     "unknown_source_system": "The sending system is not in careloop's partner registry.",
     "actor_not_of_system": "The actor's organisation is not one the sending system speaks for.",
-    "internal_error": "careloop could not process the message after repeated attempts; it is "
-                      "kept in the dead-letter stream for the operators.",
+    "internal_error": "careloop could not process the message after repeated attempts within "
+                      "seconds, and its ledger shows nothing was stored; it is kept in the "
+                      "dead-letter stream for the operators.",
 }
 """Codes of the service around the domain (partner registry, delivery)."""
 

@@ -14,7 +14,8 @@ Exactness per message, as if each had its own transaction:
 - a duplicate the domain does not refuse, or a concurrent writer, fails the batch's save
   (unique ledger id, aggregate version): the batch is redone one message per transaction;
 - database or NATS trouble fails every message of the batch as transient (retried later);
-  any other error is retried one message per transaction, so only the poison one fails.
+  any other error is retried one message per transaction, so only the poison one fails;
+  one by one, a transient failure stops the round (the tail waits, in order).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 import structlog
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
 from contracts.v1.envelope import Envelope
 from contracts.v1.events import event_id
@@ -40,7 +41,9 @@ log = structlog.get_logger("careloop.batch")
 Result = Outcome | DomainError | Exception
 """Per message: what was stored, the rule it broke, or the error that stopped it."""
 
-TRANSIENT_STORE = (PersistenceError, OSError, ConnectionError, TimeoutError)
+TRANSIENT_STORE = (InterfaceError, OperationalError, OSError, ConnectionError, TimeoutError)
+"""The database is away or busy. Other database errors (data it cannot hold, say) are a
+message's own: they go one by one like any poison."""
 
 
 class RefusalTouchedAggregate(Exception):
@@ -59,7 +62,20 @@ def apply_batch(app: CareLoop, messages: Sequence[Envelope]) -> list[Result]:
         return [e] * len(messages)
     except Exception as e:  # a poison message: find it by going one by one
         log.warning("batch_one_by_one", size=len(messages), cause=type(e).__name__)
-    return [apply_one(app, m) for m in messages]
+    return _one_by_one(app, messages)
+
+
+def _one_by_one(app: CareLoop, messages: Sequence[Envelope]) -> list[Result]:
+    """Each message in its own transaction. After a transient failure the rest are not
+    tried (they share its fate), so what is retried is always the batch's tail: a client's
+    later message is never applied before an earlier one that is waiting."""
+    results: list[Result] = []
+    for i, message in enumerate(messages):
+        result = apply_one(app, message)
+        results.append(result)
+        if isinstance(result, (*TRANSIENT_STORE, ConcurrentChange)):
+            return results + [result] * (len(messages) - i - 1)
+    return results
 
 
 def apply_one(app: CareLoop, message: Envelope) -> Result:

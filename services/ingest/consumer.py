@@ -1,16 +1,19 @@
 """Consumes ``careloop.in.>`` from JetStream in batches: validate, apply, commit, answer, ack.
 
-Ack policy, chosen on purpose (FastStream's default would terminate a failing message):
-the handler settles every message itself, and only after its batch is committed and its
-receipt published. Per message of a fetched batch:
+Every fetched message gets exactly one receipt, and one message never holds another:
+- parsing is total (``contracts.v1.parsing``): any bytes give a message or a rejection; an
+  unexpected error while parsing is that message's failure, never its batch's;
 - accepted or refused (contract or domain rule): receipt, then ``ack``;
-- transient trouble (database or NATS away, a concurrent writer): ``nak`` with a growing
-  delay, so JetStream redelivers; a redelivery of a committed message finds its ledger
-  entry and gets the same receipt;
-- failing for any other reason (a poison message): ``nak`` with a delay until its
-  ``ingest_max_deliver``-th delivery, then its original bytes, subject, headers and the
-  reason go to the dead-letter stream, the sender gets an ``internal_error`` receipt, and
-  the message is terminated.
+- transient trouble (database or NATS away, a concurrent writer): the batch is held and
+  applied again in this process with a growing delay, with in-progress acks, until it
+  commits or ingest stops (a batch's transient failures are always its tail, so order holds);
+- failing for any other reason (a poison message): applied again alone, at most
+  ``ingest_max_deliver`` attempts within seconds; then its bytes and the reason go to the
+  dead-letter stream and the sender gets ``internal_error``, unless the ledger shows the
+  message committed (then ``accepted``, with its events);
+- a receipt that cannot be published is published again (never the message re-applied); a
+  receipt the stream refuses is replaced by a short one.
+Order across a crash is kept by the consumer itself (``ordered_consumer``).
 """
 
 from __future__ import annotations
@@ -22,38 +25,34 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import InterfaceError, OperationalError
 from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig
 
 from contracts.v1.envelope import Envelope
 from contracts.v1.parsing import Rejection, parse_message
-from contracts.v1.receipts import Receipt
 from domain.errors import DomainError
 from services.bus.jetstream_fetch import fetch_ready
-from services.bus.jetstream_pipeline import PipelinedPublisher
-from services.bus.streams import (
-    INBOUND_SUBJECTS,
-    deadletter_subject,
-    receipts_subject,
-    split_inbound_subject,
-)
+from services.bus.streams import split_inbound_subject
 from services.commands.batch import Result, apply_batch
 from services.fhir.inbound import translate as translate_fhir
-from services.ingest import receipts
+from services.ingest.dead_letter import dead_letter
+from services.ingest.ordered_consumer import Heartbeat, subscribe_in_order
+from services.ingest.receipt_sender import ReceiptSender
+from services.ingest.restart_guard import RestartPlan
 from services.partners.registry import load_partner_registry
 from services.settings import Settings
 from services.store.care_app import CareLoop, ConcurrentChange, Outcome
 
 log = structlog.get_logger("careloop.ingest")
 
-TRANSIENT = (ConcurrentChange, PersistenceError, OSError, ConnectionError, asyncio.TimeoutError)
+TRANSIENT = (ConcurrentChange, InterfaceError, OperationalError, OSError, ConnectionError,
+             asyncio.TimeoutError)
 
 
-def _backoff(deliveries: int) -> float:
-    return float(min(0.2 * 2 ** max(deliveries - 1, 0), 30.0))
+def _backoff(attempt: int, cap: float) -> float:
+    return float(min(0.2 * 2 ** max(attempt - 1, 0), cap))
 
 
 @dataclass
@@ -68,6 +67,13 @@ class Delivery:
     message: Envelope | None = None
     rejection: Rejection | None = None
     result: Result | None = None
+    attempts: int = 0
+    suspect: bool = False
+    """It killed ingest again and again (``restart_guard``): never applied."""
+
+    @property
+    def settled(self) -> bool:
+        return self.rejection is not None or isinstance(self.result, Outcome | DomainError)
 
 
 class Ingest:
@@ -79,9 +85,19 @@ class Ingest:
         self.on_committed = on_committed
         self.processed = 0
         self.batches = 0
-        self._pipeline: PipelinedPublisher | None = None
+        self.dead_lettered = 0
         self.stopped = asyncio.Event()
+        self._stop = asyncio.Event()
         self.partners = load_partner_registry(settings)
+        self._sender: ReceiptSender | None = None
+        self._plan = RestartPlan()
+        self._fetched_to = 0
+
+    @property
+    def sender(self) -> ReceiptSender:
+        if self._sender is None:
+            self._sender = ReceiptSender(self._js(), self.settings.stream_receipts)
+        return self._sender
 
     async def run(self, stop: asyncio.Event) -> None:
         """Pull batches until stopped. Our own pull loop, not a FastStream subscriber: its
@@ -90,20 +106,35 @@ class Ingest:
         Two batches overlap: while one is answered and acknowledged here, the next one is
         already applied in the worker thread (each is committed before it is answered).
         """
+        self._stop = stop
         backoff = 0.5
         sub: Any = None
         settling: asyncio.Task[None] | None = None
+        started = False
         while not stop.is_set():
             try:
                 if sub is None:
-                    sub = await self._subscribe()
-                raws = await fetch_ready(sub, self.settings.ingest_batch_size, wait=0.5)
+                    if settling is not None:  # the floor must not move under the new consumer
+                        await settling
+                        settling = None
+                    sub, self._plan = await subscribe_in_order(
+                        self._js(), self.settings, process_start=not started)
+                    started = True
+                careful = self._fetched_to < self._plan.careful_until
+                raws = await fetch_ready(sub, 1 if careful else self.settings.ingest_batch_size,
+                                         wait=0.5)
                 if not raws:
                     continue
-                deliveries = await self._apply(raws)
+                self._fetched_to = max(self._fetched_to, raws[-1].metadata.sequence.stream)
+                heartbeat = Heartbeat(raws)
+                try:
+                    deliveries = await self._apply(raws)
+                except BaseException:
+                    await heartbeat.stop()
+                    raise
                 if settling is not None:
                     await settling
-                settling = asyncio.create_task(self._settle_all(deliveries))
+                settling = asyncio.create_task(self._settle_all(deliveries, heartbeat))
                 backoff = 0.5
             except Exception as e:  # NATS away: unacknowledged messages come back later
                 if stop.is_set():
@@ -123,41 +154,76 @@ class Ingest:
         with contextlib.suppress(Exception):
             if sub is not None:
                 await sub.unsubscribe()
-            if self._pipeline is not None:
-                await self._pipeline.close()
+            if self._sender is not None:
+                await self._sender.close()
         self.stopped.set()
-
-    async def _subscribe(self) -> Any:
-        s = self.settings
-        return await self._js().pull_subscribe(
-            INBOUND_SUBJECTS, durable=f"{s.consumer_prefix}-ingest", stream=s.stream_inbound,
-            config=ConsumerConfig(
-                ack_policy=AckPolicy.EXPLICIT, ack_wait=60, max_deliver=-1,
-                max_ack_pending=max(1000, 4 * s.ingest_batch_size),
-            ),
-        )
 
     def _js(self) -> JetStreamContext:
         js: JetStreamContext = self.broker.config.connection_state.stream
         return js
 
     async def handle(self, raws: Sequence[Msg]) -> None:
-        """Apply and settle one fetched batch: every message is acked, nak'ed or dead-lettered."""
-        await self._settle_all(await self._apply(raws))
+        """Apply and settle one fetched batch: every message is acked or dead-lettered."""
+        await self._settle_all(await self._apply(raws), Heartbeat(raws))
 
     async def _apply(self, raws: Sequence[Msg]) -> list[Delivery]:
+        """Parse and apply, retrying here until each message is settled, poisoned or ingest
+        stops (in a worker thread: eventsourcing is synchronous)."""
         structlog.contextvars.clear_contextvars()
         self.batches += 1
-        deliveries = await asyncio.to_thread(self.process, raws)
-        if any(isinstance(d.result, Outcome) and not d.result.duplicate for d in deliveries):
-            self.on_committed()
+        deliveries = await asyncio.to_thread(self._parse_all, raws)
+        for d in deliveries:
+            if d.suspect and d.message is not None:
+                await self._consult_ledger(d)
+        todo = [d for d in deliveries if d.message is not None and not d.suspect]
+        transient_rounds = 0
+        while todo and not self._stop.is_set():
+            await self._apply_round(todo)
+            todo = [d for d in todo if not d.settled and not self._given_up(d)]
+            if not todo:
+                break
+            if any(isinstance(d.result, TRANSIENT) for d in todo):
+                transient_rounds += 1
+                delay = _backoff(transient_rounds, 10.0)
+                log.warning("ingest_retrying", error=type(todo[0].result).__name__,
+                            waiting=len(todo), delay=delay)
+            else:
+                delay = _backoff(max(d.attempts for d in todo), 2.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=delay)
         return deliveries
 
-    async def _settle_all(self, deliveries: Sequence[Delivery]) -> None:
-        await asyncio.gather(*(self._settle(d) for d in deliveries))
+    async def _apply_round(self, todo: list[Delivery]) -> None:
+        for d in todo:
+            if not isinstance(d.result, TRANSIENT):
+                d.attempts += 1
+        results = await asyncio.to_thread(
+            apply_batch, self.app, [d.message for d in todo if d.message is not None])
+        for d, result in zip(todo, results, strict=True):
+            d.result = result
+        if any(isinstance(r, Outcome) and not r.duplicate for r in results):
+            self.on_committed()
+        for d in todo:
+            if self._given_up(d):
+                await self._consult_ledger(d)
 
-    def process(self, raws: Sequence[Msg]) -> list[Delivery]:
-        """Parse and apply a fetched batch (in a worker thread: eventsourcing is synchronous)."""
+    def _given_up(self, d: Delivery) -> bool:
+        return (not d.settled and not isinstance(d.result, TRANSIENT)
+                and d.attempts >= self.settings.ingest_max_deliver)
+
+    async def _consult_ledger(self, d: Delivery) -> None:
+        """A message about to be dead-lettered may have committed (the failure came after):
+        its sender must hear ``accepted``, never "nothing was stored"."""
+        assert d.message is not None
+        try:
+            prior = await asyncio.to_thread(self.app.processed, d.source, d.message.message_id)
+        except Exception as e:  # cannot tell: keep it as transient, ask again later
+            d.result = e if isinstance(e, TRANSIENT) else OperationalError(str(e))
+            return
+        if prior is not None:
+            d.result = Outcome(list(prior.event_ids), duplicate=True)
+
+    def _parse_all(self, raws: Sequence[Msg]) -> list[Delivery]:
         deliveries = []
         for raw in raws:
             meta = raw.metadata
@@ -168,11 +234,13 @@ class Ingest:
                     parse_message(raw.data, source, message_type)))
             except Rejection as rejection:
                 d.rejection = rejection
+            except Exception as error:  # a parser bug: this message's failure only
+                d.result, d.attempts = error, self.settings.ingest_max_deliver
+            if d.sequence == self._plan.suspect:
+                d.suspect, d.rejection, d.attempts = True, None, self._plan.restarts
+                d.result = RuntimeError(f"ingest died {self._plan.restarts} times in a row "
+                                        "holding this message; it was not applied again")
             deliveries.append(d)
-        valid = [d for d in deliveries if d.message is not None]
-        results = apply_batch(self.app, [d.message for d in valid if d.message is not None])
-        for d, result in zip(valid, results, strict=True):
-            d.result = result
         return deliveries
 
     def _authorised(self, message: Envelope) -> Envelope:
@@ -184,82 +252,50 @@ class Ingest:
                 "message_id": message.message_id, "correlation_id": message.correlation_id})
         return message
 
-    async def _settle(self, d: Delivery) -> None:
-        ctx: dict[str, Any] = {"source_system": d.source, "message_type": d.message_type,
-                               "inbound_sequence": d.sequence}
-        if d.message is not None:
-            ctx.update(message_id=d.message.message_id, correlation_id=d.message.correlation_id)
-            client_id = getattr(getattr(d.message, "payload", None), "client_id", None)
-            if client_id is not None:
-                ctx["client_id"] = str(client_id)
-        elif d.rejection is not None:
-            ctx.update({k: v for k, v in d.rejection.known.items()
-                        if k in ("message_id", "correlation_id")})
+    async def _settle_all(self, deliveries: Sequence[Delivery], heartbeat: Heartbeat) -> None:
         try:
-            if d.rejection is not None:
-                await self._answer(receipts.rejected_input(
-                    d.rejection, d.source, d.message_type, d.sequence), ctx)
-            elif d.message is not None and isinstance(d.result, Outcome):
-                await self._answer(receipts.accepted(d.message, d.result, d.sequence), ctx)
-                self.processed += 1
-            elif d.message is not None and isinstance(d.result, DomainError):
-                await self._answer(receipts.rejected_by_rule(d.message, d.result, d.sequence), ctx)
-            elif isinstance(d.result, TRANSIENT):
-                delay = _backoff(d.deliveries)
-                log.warning("ingest_retrying", error=type(d.result).__name__,
-                            deliveries=d.deliveries, delay=delay, **ctx)
-                await d.raw.nak(delay=delay)
-                return
+            await asyncio.gather(*(self._settle(d) for d in deliveries))
+        finally:
+            await heartbeat.stop()
+
+    async def _settle(self, d: Delivery) -> None:
+        ctx = _context(d)
+        if isinstance(d.result, TRANSIENT) or (
+                not d.settled and d.attempts < self.settings.ingest_max_deliver):
+            return  # ingest is stopping: unacknowledged, redelivered in order on restart
+        try:
+            if d.settled:
+                answered = await self.sender.answer(d, ctx)
+                if isinstance(d.result, Outcome) and not d.result.duplicate:
+                    self.processed += 1
             else:
-                await self._poison(d, ctx)
-                return
-            await d.raw.ack()
-        except Exception as e:  # the receipt could not be published: try again later
-            log.warning("ingest_retrying", error=type(e).__name__, deliveries=d.deliveries, **ctx)
-            await _quietly(d.raw.nak(delay=_backoff(d.deliveries)))
+                answered = await self._poison(d, ctx)
+            if answered:
+                await d.raw.ack()
+        except Exception as e:  # NATS away: the floor holds, redelivered in order later
+            log.warning("ingest_settle_failed", error=type(e).__name__, **ctx)
 
-    async def _poison(self, d: Delivery, ctx: dict[str, Any]) -> None:
+    async def _poison(self, d: Delivery, ctx: dict[str, Any]) -> bool:
         error = d.result
-        reason = f"{type(error).__name__}: {error}"[:1000]
-        log.error("ingest_failed", error=type(error).__name__, deliveries=d.deliveries,
+        reason = f"{type(error).__name__}: {error}"
+        log.error("ingest_failed", error=type(error).__name__, attempts=d.attempts,
                   exc_info=error if isinstance(error, BaseException) else None, **ctx)
-        if d.deliveries < self.settings.ingest_max_deliver:
-            await d.raw.nak(delay=_backoff(d.deliveries))
-            return
-        headers = {k: v for k, v in (d.raw.headers or {}).items() if not k.startswith("Nats-")}
-        headers.update({
-            "Careloop-Original-Subject": d.raw.subject,
-            "Careloop-Original-Sequence": str(d.sequence),
-            "Careloop-Deliveries": str(d.deliveries),
-            "Careloop-Reason": reason.replace("\r", " ").replace("\n", " "),
-            "Nats-Msg-Id": f"careloop-deadletter-{d.sequence}",
-        })
-        await self._js().publish(
-            deadletter_subject(d.raw.subject), d.raw.data,
-            stream=self.settings.stream_deadletter, headers=headers,
-        )
-        await self._answer(receipts.failed(d.message, d.source, d.message_type, d.sequence,
-                                           d.deliveries), ctx)
-        log.error("ingest_dead_lettered", deliveries=d.deliveries, reason=reason, **ctx)
-        await d.raw.term()
-
-    async def _answer(self, receipt: Receipt, ctx: dict[str, Any]) -> None:
-        if self._pipeline is None:
-            self._pipeline = PipelinedPublisher(self._js()._nc)
-        sent = await self._pipeline.publish(
-            receipts_subject(receipt.source_system or "unknown"),
-            receipt.model_dump_json().encode(), self.settings.stream_receipts,
-            {"Careloop-Receipt-For": str(receipt.inbound_sequence)},
-        )
-        await asyncio.wait_for(sent, timeout=10)
-        # Accepted receipts are the bulk of traffic: debug. Refusals are worth reading.
-        (log.debug if receipt.status == "accepted" else log.info)(
-            "receipt", status=receipt.status, reason=receipt.reason, duplicate=receipt.duplicate,
-            events=len(receipt.event_ids), **ctx)
+        await dead_letter(self._js(), self.settings.stream_deadletter, d.raw, d.sequence,
+                          d.attempts, reason)
+        self.dead_lettered += 1
+        log.error("ingest_dead_lettered", attempts=d.attempts, reason=reason[:300], **ctx)
+        return await self.sender.answer(d, ctx)
 
 
-async def _quietly(awaitable: Any) -> None:
-    try:
-        await awaitable
-    except Exception as e:  # NATS away: the ack wait expires and JetStream redelivers
-        log.warning("ingest_nak_failed", error=type(e).__name__)
+def _context(d: Delivery) -> dict[str, Any]:
+    ctx: dict[str, Any] = {"source_system": d.source, "message_type": d.message_type,
+                           "inbound_sequence": d.sequence}
+    if d.message is not None:
+        ctx.update(message_id=d.message.message_id, correlation_id=d.message.correlation_id)
+        client_id = getattr(getattr(d.message, "payload", None), "client_id", None)
+        if client_id is not None:
+            ctx["client_id"] = str(client_id)
+    elif d.rejection is not None:
+        ctx.update({k: v for k, v in d.rejection.known.items()
+                    if k in ("message_id", "correlation_id")})
+    return ctx

@@ -55,8 +55,8 @@ def failed(message: Envelope | None, source_system: str, message_type: str,
     """Processing kept failing for a reason that is ours, not the sender's."""
     text = (
         f"careloop could not process this message after {deliveries} attempts; it is kept "
-        "in the dead-letter stream for the operators and nothing was stored. Do not resend; "
-        "you will be contacted."
+        "in the dead-letter stream for the operators and nothing was stored (careloop's "
+        "ledger has no entry for it). Do not resend; you will be contacted."
     )
     if message is not None:
         return _rejected(message, "internal_error", text, None, sequence)
@@ -76,3 +76,14 @@ def _rejected(message: Envelope, code: str, text: str, field: str | None,
         problems=[Problem(code=code, field=field, rule=rule or code, message=text)],
         summary=f"rejected ({code}): {text}", inbound_sequence=sequence, processed_at=_now(),
     )
+
+
+COMPACT_SUMMARY = 200
+
+
+def compact(receipt: Receipt) -> Receipt:
+    """The same answer without its details, for when the full receipt cannot be published."""
+    return receipt.model_copy(update={
+        "problems": [], "summary": receipt.summary[:COMPACT_SUMMARY],
+        "event_ids": receipt.event_ids[:100],
+    })

@@ -21,6 +21,7 @@ from services.bus.streams import EVENTS_ROOT
 from services.relay.outbound_events import is_published, subject_of, to_outbound
 from services.store.care_app import CareLoop
 from services.store.event_records import ClientResolver
+from services.store.event_seal import DamagedEvent
 from services.store.store_notifications import StoreNotifications
 
 log = structlog.get_logger("careloop.relay")
@@ -51,7 +52,10 @@ class OutboxRelay:
         out: list[tuple[int, Any]] = []
         for note in notes:
             if is_published(note.topic):
-                event = self.app.mapper.to_domain_event(note)
+                try:  # a row careloop cannot trust is never published: the relay waits
+                    event = self.app.mapper.to_domain_event(note)
+                except DamagedEvent as e:
+                    raise e.at(note.id) from e
                 self._client_of.learn(event)
                 out.append((note.id, to_outbound(event, note.id, self._client_of)))
             else:

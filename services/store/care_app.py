@@ -16,12 +16,14 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper
 from eventsourcing.utils import Environment
 
 from contracts.v1.events import event_id
 from domain.provenance import Provenance
 from services.message_ledger import ProcessedMessage, ledger_id
+from services.store.event_seal import CheckedMapper, seal_key
+from services.store.key_ring import LEGACY_PLAINTEXT, OLD_KEYS, KeyRing
 from services.store.transcodings import register_careloop_transcodings
 
 A = TypeVar("A", bound=Aggregate)
@@ -49,6 +51,19 @@ class CareLoop(Application[UUID]):
         # Only the settings we pass: a stray POSTGRES_* in the process environment must not
         # redirect where clinical records are written.
         return Environment(name, dict(env or {}))
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """Events are sealed with a key derived from the cipher key (``event_seal``)."""
+        mapper = self.factory.mapper(transcoder=self.construct_transcoder(),
+                                     mapper_class=CheckedMapper)
+        assert isinstance(mapper, CheckedMapper)
+        key = self.env.get("CIPHER_KEY")
+        if key and self.env.get("CIPHER_TOPIC"):
+            mapper.seal_key = seal_key(key)
+            mapper.older_keys = tuple(
+                seal_key(k) for k in KeyRing.parse_old(self.env.get(OLD_KEYS) or ""))
+            mapper.legacy_unsealed = self.env.get(LEGACY_PLAINTEXT) == "y"
+        return mapper
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

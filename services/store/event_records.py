@@ -17,6 +17,7 @@ from eventsourcing.persistence import Notification
 
 from services.relay.outbound_events import is_published
 from services.store.care_app import CareLoop
+from services.store.event_seal import DamagedEvent
 from services.store.public_records import PublicRecords
 
 PAGE = 1000
@@ -66,7 +67,10 @@ def record_of(app: CareLoop, note: Notification, clients: ClientResolver) -> Rec
     """The public event dict of a stored domain event (None for internal bookkeeping)."""
     if not is_published(note.topic):
         return None
-    record = clients.public(note, clients)
+    try:
+        record = clients.public(note, clients)
+    except DamagedEvent as e:
+        raise e.at(note.id) from e
     clients.learn_record(record)
     return record
 

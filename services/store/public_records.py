@@ -28,6 +28,7 @@ from eventsourcing.utils import resolve_topic
 from contracts.v1.events import event_id
 from services.relay.outbound_events import _ENVELOPE_FIELDS, _snake, to_outbound
 from services.store.care_app import CareLoop
+from services.store.event_seal import CheckedMapper, DamagedEvent
 
 log = structlog.get_logger("careloop.public_records")
 
@@ -108,10 +109,18 @@ class PublicRecords:
               client_of: Callable[[UUID], UUID | None]) -> Record:
         mapper = self.app.mapper
         state = note.state
-        if mapper.cipher:
-            state = mapper.cipher.decrypt(state)
-        if mapper.compressor:
-            state = mapper.compressor.decompress(state)
+        try:
+            if isinstance(mapper, CheckedMapper):
+                state = mapper.unsealed_state(note)
+            if mapper.cipher:
+                state = mapper.cipher.decrypt(state)
+            if mapper.compressor:
+                state = mapper.compressor.decompress(state)
+        except DamagedEvent:
+            raise
+        except Exception as e:  # e.g. Invalid cipher tag: the row was altered
+            raise DamagedEvent(note.originator_id, note.originator_version,
+                               f"{type(e).__name__}: {e}"[:300]) from e
         stored = json.loads(state)
         if stored.pop("class_version", 1) != kind[2]:
             raise _Unknown("stored under an older class version: upcasting")

@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-from services.audit.hash_chain import HashChain, open_chain_table
+from services.audit.hash_chain import HashChain
+from services.audit.hash_chain_tables import open_chain_table
 from services.audit.rebuild import (
     compare,
     compare_derived,

@@ -278,3 +278,27 @@ async def test_views_rebuilt_from_the_event_store_equal_the_live_views(
             assert rebuilt.get(name, key) == live, f"{name}/{key}"
     finally:
         rebuilt.close()
+
+
+async def test_a_break_glass_reason_careloop_cannot_store_is_refused_with_422(
+    runtime: Runtime, story: Team
+) -> None:
+    """The same input limits as over NATS: a NUL (which PostgreSQL cannot hold), a repeated
+    key or a hostile nesting is refused before anything is recorded."""
+    assert runtime.app is not None
+    head = await asyncio.to_thread(runtime.app.head_position)
+    url = f"/clients/{CLIENT_ID}/break-glass"
+    auth = {**bearer(runtime.token_secret or "", *PSY), "Content-Type": "application/json"}
+    hostile = {
+        "unstorable_character": json.dumps(
+            {"reason": "Client unresponsive in A&E\u0000; need medication history."}),
+        "duplicate_key": '{"reason": "Client unresponsive in A&E, need history.", "reason": "x"}',
+        "too_deep": '{"reason": ' + "[" * 50_000 + "]" * 50_000 + "}",
+    }
+    async with httpx.AsyncClient(base_url=runtime.http_url or "") as http:
+        for code, body in hostile.items():
+            r = await http.post(url, headers=auth, content=body.encode())
+            assert r.status_code == 422, (code, r.text)
+            assert r.json()["detail"][0]["type"] == code
+    assert await asyncio.to_thread(runtime.app.head_position) == head  # nothing recorded
+    assert (await runtime.health()).status == "ok"

@@ -195,6 +195,29 @@ def test_cli_verify_passes_then_catches_a_deliberate_alteration(
     assert "TAMPERED at position 6 (altered)" in caught.output
 
 
+def test_every_audit_command_on_a_tampered_store_names_the_bad_row(
+    app: CareLoop, base_settings: Settings
+) -> None:
+    housing_story(app)
+    raw = RawStore(base_settings, app.recorder.events_table_name)
+    try:
+        raw.alter(2, b"Jordan", b"Jordon")  # the client's registration (Invalid cipher tag)
+    finally:
+        raw.close()
+    runner = CliRunner()
+    env = cli_env(base_settings)
+    commands = [["audit", "timeline", CLIENT_ID, "--format", "ndjson"],
+                ["audit", "as-of", CLIENT_ID, "--at", "2100-01-01"],
+                ["audit", "rebuild", "--all"],
+                ["audit", "verify"]]
+    for command in commands:
+        done = runner.invoke(cli, command, env=env)
+        assert done.exit_code == 2, (command, done.output, done.exception)
+        assert "TAMPERED" in done.output, (command, done.output)
+        assert "position 2" in done.output or CLIENT_ID in done.output, (command, done.output)
+        assert "Traceback" not in done.output
+
+
 def test_cli_redacts_restricted_content_unless_an_investigation_is_stated(
     app: CareLoop, base_settings: Settings
 ) -> None:

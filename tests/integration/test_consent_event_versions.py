@@ -17,6 +17,7 @@ from domain.client import Client
 from domain.provenance import Actor, Provenance
 from services.settings import Settings
 from services.store.care_app import CareLoop, create_care_app
+from services.store.event_seal import seal, unseal
 from services.store.event_store_config import eventsourcing_env
 
 BY = Provenance(actor=Actor("sw-1", "clinical-social-worker", "riverside-cmhc"),
@@ -26,8 +27,11 @@ V2 = ("Client.ConsentRecorded", "Client.ConsentStatusChanged")
 
 
 def as_version_1(app: CareLoop, stored: StoredEvent) -> StoredEvent:
-    """The same event as version 1 stored it: no evidence, no class_version."""
-    state = stored.state
+    """The same event as version 1 stored it: no evidence, no class_version (sealed with
+    careloop's key, as every stored event is when a cipher key is set)."""
+    key = getattr(app.mapper, "seal_key", None)
+    ids = (stored.originator_id, stored.originator_version, stored.topic)
+    state = stored.state if key is None else unseal(key, *ids, stored.state)
     if app.mapper.cipher is not None:
         state = app.mapper.cipher.decrypt(state)
     if app.mapper.compressor is not None:
@@ -40,6 +44,8 @@ def as_version_1(app: CareLoop, stored: StoredEvent) -> StoredEvent:
         state = app.mapper.compressor.compress(state)
     if app.mapper.cipher is not None:
         state = app.mapper.cipher.encrypt(state)
+    if key is not None:
+        state = seal(key, *ids, state)
     return StoredEvent(stored.originator_id, stored.originator_version, stored.topic, state)
 
 

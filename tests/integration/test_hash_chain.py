@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.audit.hash_chain import TABLE, HashChain, open_chain_table
+from services.audit.hash_chain import HashChain, TamperFound
+from services.audit.hash_chain_tables import TABLE, open_chain_table
 from services.settings import Settings
 from services.store.care_app import CareLoop, create_care_app
 from services.store.event_store_config import eventsourcing_env
@@ -99,11 +100,26 @@ def test_a_rewritten_chain_is_caught_only_by_the_external_anchor(
     # Someone alters an event and rebuilds the chain table to match it.
     raw.alter(2, b"Jordan", b"Jordon")
     raw.run(f"DELETE FROM {TABLE}")
-    chain.advance()
-    assert chain.verify().ok  # the database agrees with itself...
+    with pytest.raises(TamperFound):  # the altered row's seal no longer holds
+        chain.advance()
+    found = chain.verify().finding
+    assert found is not None and (found.position, found.kind) == (2, "forged")
     report = chain.verify(expect_head=anchor)
+    assert not report.ok and report.finding is not None  # the published head disagrees too
+
+
+def test_a_forged_row_appended_after_the_head_is_never_chained(
+    app: CareLoop, chain: HashChain, raw: RawStore
+) -> None:
+    raw.forge(copy_of=2)  # a real event's ciphertext, under another aggregate
+    with pytest.raises(TamperFound) as found:
+        chain.advance()
+    assert (found.value.finding.position, found.value.finding.kind) == (9, "forged")
+    head = chain.head()
+    assert head is not None and head.position == 8  # not chained
+    report = chain.verify()
     assert not report.ok and report.finding is not None
-    assert report.finding.kind == "anchor"  # ...but not with the published head
+    assert (report.finding.position, report.finding.kind) == (9, "forged")
 
 
 def test_an_anchor_is_found_on_a_chain_that_grew_since(app: CareLoop, chain: HashChain) -> None:

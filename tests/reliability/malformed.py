@@ -8,11 +8,13 @@ import copy
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from math import inf
 from typing import Any
 
 from hypothesis import strategies as st
 
 from contracts.v1.catalogue import MESSAGE_TYPES
+from contracts.v1.input_limits import MAX_DEPTH, MAX_INT
 from contracts.v1.parsing import MAX_FUTURE_SKEW, MAX_MESSAGE_BYTES
 from tests.helpers import example
 
@@ -71,7 +73,10 @@ def malformed(draw: st.DrawFn, now: datetime | None = None) -> Malformed:
     kind = draw(st.sampled_from([
         "drop", "retype", "extra", "huge", "oversized", "encoding", "not_json", "not_object",
         "future_version", "future_occurred_at", "unknown_type", "foreign_source", "flood",
+        "hostile",
     ]))
+    if kind == "hostile":
+        return _hostile(draw, message_type, doc)
     if kind in ("drop", "retype", "extra", "huge"):
         candidates = paths(doc)
         if kind == "extra":
@@ -87,7 +92,7 @@ def malformed(draw: st.DrawFn, now: datetime | None = None) -> Malformed:
             target[key] = draw(JSON_VALUES)
             path = f"{path}.{key}" if path else key
             return Malformed(kind, message_type, source, _encode(mutated), path,
-                             frozenset({"schema_violation"}))
+                             frozenset({"schema_violation"}) | _limit_codes(target[key]))
         parent, last = _parent(mutated, path)
         if kind == "drop":
             del parent[last]  # type: ignore[arg-type]
@@ -98,7 +103,9 @@ def malformed(draw: st.DrawFn, now: datetime | None = None) -> Malformed:
         else:
             parent[last] = draw(st.text(min_size=129, max_size=5000))  # type: ignore[index]
         return Malformed(kind, message_type, source, _encode(mutated), path,
-                         _codes_for(path), may_be_valid=True)
+                         _codes_for(path) | _limit_codes(
+                             None if kind == "drop" else parent[last]),  # type: ignore[index]
+                         may_be_valid=True)
     if kind == "flood":  # thousands of errors in one message
         n = draw(st.integers(21, 12_000))  # stays under the 256 KB limit
         doc["payload"].update({f"zz{i}": i for i in range(n)})
@@ -118,7 +125,7 @@ def malformed(draw: st.DrawFn, now: datetime | None = None) -> Malformed:
     if kind == "not_object":
         value = draw(st.one_of(st.lists(st.integers(), max_size=3), st.integers(), st.text()))
         return Malformed(kind, message_type, source, _encode(value), None,
-                         frozenset({"invalid_json"}))
+                         frozenset({"invalid_json"}) | _limit_codes(value))
     if kind == "future_version":
         doc["schema_version"] = draw(st.integers(2, 10**9))
         return Malformed(kind, message_type, source, _encode(doc), "schema_version",
@@ -138,6 +145,57 @@ def malformed(draw: st.DrawFn, now: datetime | None = None) -> Malformed:
     other = draw(st.from_regex(r"\A[a-z0-9][a-z0-9-]{0,20}\Z").filter(lambda s: s != source))
     return Malformed(kind, message_type, other, _encode(doc), "source_system",
                      frozenset({"subject_mismatch"}))
+
+
+def _limit_codes(value: Any) -> frozenset[str]:
+    """Input limits a random value can break besides the schema (NUL, 64-bit integers)."""
+    text = json.dumps(value)
+    codes = {"unstorable_character"} if "\\u0000" in text else set()
+    if any((isinstance(v, int) and abs(v) > MAX_INT) or (isinstance(v, float) and abs(v) == inf)
+           for v in _values(value)):
+        codes.add("number_out_of_range")
+    return frozenset(codes)
+
+
+def _values(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in _values(item)]
+    if isinstance(value, list):
+        return [v for item in value for v in _values(item)]
+    return [value]
+
+
+HOSTILE: dict[str, tuple[str, str | None]] = {
+    "deep": ("too_deep", None), "big_int": ("number_out_of_range", None),
+    "duplicate_key": ("duplicate_key", "message_id"),
+    "nul": ("unstorable_character", "actor.id"), "surrogate": ("unstorable_character", "actor.id"),
+    "year_one": ("date_out_of_range", "occurred_at"),
+}
+
+
+def _hostile(draw: st.DrawFn, message_type: str, doc: dict[str, Any]) -> Malformed:
+    """What breaks a naive parser or store: each with the specific code careloop owes."""
+    how = draw(st.sampled_from(sorted(HOSTILE)))
+    code, path = HOSTILE[how]
+    source = doc["source_system"]
+    if how == "deep":
+        depth = draw(st.integers(MAX_DEPTH + 1, 60_000))
+        doc["payload"]["nested"] = "@"
+        body = _encode(doc).replace(b'"@"', b"[" * depth + b"]" * depth)
+    elif how == "big_int":
+        doc["payload"]["n"] = "@"
+        digits = draw(st.integers(20, 50_000))
+        body = _encode(doc).replace(b'"@"', b"9" * digits)
+    elif how == "duplicate_key":
+        body = _encode(doc).replace(b'"message_id":', b'"message_id": "first", "message_id":', 1)
+    elif how in ("nul", "surrogate"):
+        char = "\\u0000" if how == "nul" else "\\ud800"
+        body = _encode(doc).replace(b'"id": "', f'"id": "{char}'.encode(), 1)
+    else:
+        year = draw(st.sampled_from(["0001", "1066", "1899", "2200", "9999"]))
+        doc["occurred_at"] = f"{year}-06-01T00:00:00+01:00"
+        body = _encode(doc)
+    return Malformed(f"hostile:{how}", message_type, source, body, path, frozenset({code}))
 
 
 def _get(doc: Any, path: str) -> Any:

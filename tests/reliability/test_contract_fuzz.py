@@ -18,7 +18,7 @@ from contracts.v1.parsing import Rejection, parse_message
 from services.ingest import receipts
 from tests.helpers import example
 from tests.reliability.conftest import Figures
-from tests.reliability.malformed import Malformed, malformed, names_the_field
+from tests.reliability.malformed import HOSTILE, Malformed, malformed, names_the_field
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 RECEIPT_LIMIT = 64 * 1024  # far below NATS's 1 MB payload limit
@@ -61,7 +61,7 @@ def test_fuzzing_covered_every_contract_and_mutation(figures: Figures) -> None:
                               "message_types": len(types), "mutations": len(mutations),
                               **outcomes, "unexpected_exceptions": 0})
     assert len(types) == len(MESSAGE_TYPES)
-    assert len(mutations) == 13
+    assert len(mutations) == 13 + len(HOSTILE)  # 13 kinds, and each hostile input
     assert outcomes["rejected"] > outcomes["valid"] > 0
 
 

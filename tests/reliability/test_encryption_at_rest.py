@@ -103,7 +103,7 @@ def test_another_key_cannot_read_the_records(base_settings: Settings) -> None:
         base_settings.model_copy(update={"cipher_key": new_key()})))
     try:
         note = stranger.recorder.select_notifications(0, 1)[0]
-        with pytest.raises(Exception, match=r"(?i)tag|decrypt|damaged"):
+        with pytest.raises(Exception, match=r"(?i)tag|decrypt|damaged|seal"):
             stranger.mapper.to_domain_event(note)
     finally:
         stranger.close()

@@ -138,6 +138,14 @@ async def test_partners_are_confined_to_their_own_subjects_and_careloop_does_its
                 break
             await asyncio.sleep(0.05)
         assert (await asyncio.to_thread(views.position, CARE_PLAN.name)).stream_seq == 1
+        # Its own user may report each component's health (key-value bucket) too.
+        for _ in range(600):
+            health = await runtime.health()
+            if {"ingest", "relay", "projector", "hash_chain"} <= set(health.components):
+                break
+            await asyncio.sleep(0.05)
+        assert health.status == "ok", health.problems
+        assert {"ingest", "relay", "projector", "hash_chain"} <= set(health.components)
     finally:
         for watched in (ehr, spy):
             if watched.nc is not None and watched.nc.is_connected:

@@ -87,3 +87,46 @@ def test_business_time_must_carry_an_offset() -> None:
     doc = {**message("referral.made"), "occurred_at": "2026-11-20T10:00:00"}
     r = refusal(json.dumps(doc).encode())
     assert [p.field for p in r.problems] == ["occurred_at"]
+
+
+def test_the_unknown_type_rejection_lists_whole_type_names_only() -> None:
+    r = refusal(json.dumps(message("referral.made")).encode(), mtype="referral.teleported")
+    text = r.problems[0].message
+    listed = text.split("known types: ")[1].split(" and ")[0].split(", ")
+    assert listed and all(name in MESSAGE_TYPES for name in listed)  # none cut mid-word
+    more = len(MESSAGE_TYPES) - len(listed)
+    assert (f"and {more} more" in text) if more else text.endswith(listed[-1])
+    assert "…" not in text
+
+
+@pytest.mark.parametrize(("body", "code", "field"), [
+    (b"[" * 40_000 + b"]" * 40_000, "too_deep", None),  # RecursionError in json
+    (b'{"a": ' + b"1" * 5000 + b"}", "number_out_of_range", "a"),  # ValueError in json
+    (b'{"a": 1e400}', "number_out_of_range", "a"),
+    (b'{"a": NaN}', "number_out_of_range", "a"),
+    (b'{"a": 1, "a": 2}', "duplicate_key", "a"),
+    (b'{"a": ["x\\u0000"]}', "unstorable_character", "a.0"),
+    (b'{"\\ud83d": 1}', "unstorable_character", "\ud83d"),
+])
+def test_input_no_store_can_hold_gets_a_specific_rejection(
+    body: bytes, code: str, field: str | None
+) -> None:
+    r = refusal(body)
+    assert (r.code, r.problems[0].field) == (code, field)
+
+
+@pytest.mark.parametrize(("where", "value"), [
+    ("occurred_at", "0001-01-01T00:00:00+01:00"),
+    ("occurred_at", "1899-12-31T23:00:00+00:00"),
+    ("payload.birth_date", "0001-01-01"),
+    ("payload.birth_date", "2200-01-01"),
+])
+def test_dates_outside_the_documented_range_are_refused(where: str, value: str) -> None:
+    doc = message("client.registered")
+    if where == "occurred_at":
+        doc["occurred_at"] = value
+    else:
+        doc["payload"]["birth_date"] = value
+    r = refusal(json.dumps(doc).encode(), mtype="client.registered")
+    assert (r.code, r.problems[0].field) == ("date_out_of_range", where)
+    assert "1900-01-01" in r.problems[0].message

@@ -1,0 +1,1 @@
+"""Health that tells the truth: what each component reports, and what /health concludes."""
