@@ -8,6 +8,7 @@ import pytest
 
 from contracts.export import EXAMPLES, SCHEMAS, render, schemas
 from contracts.v1.catalogue import MESSAGE_TYPES
+from contracts.v1.fhir_messages import FHIR_MESSAGE_TYPES
 from contracts.v1.parsing import MAX_MESSAGE_BYTES, Rejection, parse_message
 from tests.helpers import example, message
 
@@ -93,8 +94,9 @@ def test_the_unknown_type_rejection_lists_whole_type_names_only() -> None:
     r = refusal(json.dumps(message("referral.made")).encode(), mtype="referral.teleported")
     text = r.problems[0].message
     listed = text.split("known types: ")[1].split(" and ")[0].split(", ")
-    assert listed and all(name in MESSAGE_TYPES for name in listed)  # none cut mid-word
-    more = len(MESSAGE_TYPES) - len(listed)
+    known = {*MESSAGE_TYPES, *FHIR_MESSAGE_TYPES}
+    assert listed and all(name in known for name in listed)  # none cut mid-word
+    more = len(known) - len(listed)
     assert (f"and {more} more" in text) if more else text.endswith(listed[-1])
     assert "…" not in text
 

@@ -135,11 +135,11 @@ def test_deeply_nested_fhir_is_rejected_not_crashed() -> None:
         translate(parse_message(raw.encode(), doc["source_system"], doc["message_type"]))
 
 
-def test_deeply_nested_native_json_is_rejected_as_invalid_json() -> None:
+def test_deeply_nested_native_json_is_rejected_as_too_deep() -> None:
     raw = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     with pytest.raises(Rejection) as caught:
         parse_message(raw, "riverside-ehr", "referral.made")
-    assert (caught.value.code, caught.value.problems[0].rule) == ("invalid_json", "max_depth")
+    assert (caught.value.code, caught.value.problems[0].rule) == ("too_deep", "max_depth")
 
 
 def test_owner_may_be_a_literal_reference() -> None:
