@@ -41,8 +41,11 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
         }
     ensure_postgres_schema(settings)
     # Chosen for speed, measured with ``make bench`` (docs/operations.md, configuration):
-    # - ENABLE_DB_FUNCTIONS: one server-side function call inserts a whole batch (table
-    #   lock, NOTIFY, insert), instead of several statements per transaction;
+    # - ENABLE_DB_FUNCTIONS off: the library's server-side insert function takes no table
+    #   lock, so concurrent writers (ingest partitions, the API's read records, the deadline
+    #   watcher) commit positions out of order and a tailing relay steps over one for good
+    #   (tests/integration/test_store_commit_order.py). The statement path locks the table
+    #   (EXCLUSIVE) before inserting: positions become visible in order;
     # - PRE_PING off: a ping costs a round trip on every checkout, and the library already
     #   retries a dead connection (InterfaceError/OperationalError) on a fresh one;
     # - LOCK_TIMEOUT 5 s: writers are serialized by a table lock; one that waits longer
@@ -61,6 +64,6 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
         "POSTGRES_CONNECT_TIMEOUT": "5",
         "POSTGRES_PRE_PING": "n",
-        "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         "POSTGRES_LOCK_TIMEOUT": "5",
     }

@@ -163,7 +163,9 @@ async def reconcile(settings: Settings, cases: list[Case]) -> Reconciliation:
     r.stream_duplicated = sum(n - 1 for n in counts.values() if n > 1)
     r.stream_missing = len(set(store_ids) - set(counts))
     if r.stream_missing:
-        r.note(f"{r.stream_missing} stored events never reached the events stream")
+        missing = [i for i, e in enumerate(store_ids) if e not in counts][:5]
+        r.note(f"{r.stream_missing} stored events never reached the events stream "
+               f"(the {missing}th published events of the store, of {len(store_ids)})")
 
     views = open_view_store(settings)
     try:
