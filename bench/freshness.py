@@ -22,6 +22,7 @@ from psycopg.rows import tuple_row
 from bench.environment import PG, ServiceProcess
 from bench.traffic import client_story, subject_of
 from projections import care_plan
+from services.bus.connection import server_list
 from services.bus.jetstream_pipeline import PipelinedPublisher
 from services.settings import Settings
 from services.store.view_stores import view_seal
@@ -38,7 +39,7 @@ def percentile(values: list[float], p: float) -> float:
 
 async def measure(settings: Settings, rate: int, seconds: float) -> dict[str, Any]:
     """Publish ``rate`` commands/s for ``seconds``; the service must already be running."""
-    nc = await nats.connect(settings.nats_url)
+    nc = await nats.connect(server_list(settings.nats_url))
     pipe = PipelinedPublisher(nc)
     sent_at: dict[str, tuple[str, float]] = {}  # client id → (referral id, publish time)
     seen: dict[str, float] = {}

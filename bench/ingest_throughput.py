@@ -19,6 +19,7 @@ from bench import store_ceiling
 from bench.baseline import NaiveIngest
 from bench.environment import ServiceProcess, delete_streams, drop_schema, settings_for
 from bench.traffic import export, publish_all
+from services.bus.connection import server_list
 from services.bus.streams import ensure_streams
 from services.settings import Settings
 from services.store.care_app import create_care_app
@@ -27,7 +28,7 @@ from services.store.event_store_config import eventsourcing_env
 
 async def _prepare(settings: Settings, commands: int) -> tuple[Any, list[dict[str, Any]]]:
     await asyncio.to_thread(lambda: create_care_app(eventsourcing_env(settings)).close())
-    nc = await nats.connect(settings.nats_url)
+    nc = await nats.connect(server_list(settings.nats_url))
     await ensure_streams(nc.jetstream(), settings)
     messages = export(commands)
     await publish_all(nc, settings.stream_inbound, messages)

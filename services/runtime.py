@@ -35,6 +35,7 @@ from services.bus.connection import (
     check_credentials,
     connect_options,
     report_error,
+    server_list,
 )
 from services.bus.embedded_auth import embedded_registry, joining_embedded, prepare
 from services.bus.embedded_nats import EmbeddedNats, free_port
@@ -142,7 +143,7 @@ class Runtime:
         app, views = await asyncio.to_thread(open_stores, s)
         self.app, self.views = app, views
         self._nc = await nats.connect(
-            self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=5,
+            server_list(self.nats_url), max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=5,
             **connect_options(s),
         )
         js = self._nc.jetstream(timeout=10)
@@ -185,7 +186,7 @@ class Runtime:
             self._reports["feeds"] = self._feeds_report
         if "ingest" in self.components:
             self._broker = NatsBroker(
-                self.nats_url.split(","), max_reconnect_attempts=-1,
+                server_list(self.nats_url), max_reconnect_attempts=-1,
                 logger=logging.getLogger("faststream"), log_level=logging.DEBUG,
                 security=broker_security(s), error_cb=report_error,
             )

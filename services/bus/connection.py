@@ -12,6 +12,14 @@ from faststream.nats.security import NatsSecurity, NatsUserPassword
 from services.settings import Settings
 
 
+def server_list(url: str) -> list[str]:
+    """``NATS_URL`` may name several servers, comma-separated (a cluster): nats-py takes a
+    list, and would read a comma-joined string as one address with a bad port."""
+    servers = [part.strip() for part in url.split(",") if part.strip()]
+    if not servers:
+        raise ValueError("NATS_URL names no server")
+    return servers
+
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
     if settings.nats_tls_ca is None and settings.nats_tls_cert is None:
         return None
@@ -68,7 +76,7 @@ async def check_credentials(url: str, settings: Settings) -> None:
         pass
 
     try:
-        nc = await nats.connect(url, allow_reconnect=False, max_reconnect_attempts=0,
+        nc = await nats.connect(server_list(url), allow_reconnect=False, max_reconnect_attempts=0,
                                 connect_timeout=5, **{**connect_options(settings),
                                                       "error_cb": quiet})
     except Exception as e:

@@ -14,11 +14,12 @@ import typer
 from nats.aio.client import Client as NATS
 
 from services.api.nats_queries import QUERY_ROOT
+from services.bus.connection import server_list
 
 
 async def ask(url: str, args: dict[str, Any], timeout: float) -> dict[str, Any]:
     nc = NATS()
-    await nc.connect(servers=[u.strip() for u in url.split(",") if u.strip()],
+    await nc.connect(servers=server_list(url),
                      connect_timeout=max(1, int(timeout)))
     try:
         reply = await nc.request(f"{QUERY_ROOT}.care_plan_fhir", json.dumps(args).encode(),

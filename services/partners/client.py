@@ -15,7 +15,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from contracts.v1.receipts import Receipt
-from services.bus.connection import report_error
+from services.bus.connection import report_error, server_list
 from services.bus.streams import inbound_subject, receipts_subject
 
 
@@ -32,7 +32,7 @@ class PartnerClient:
                       **options: Any) -> PartnerClient:
         """``options`` go to ``nats.connect``: a partner's ``user``/``password``, ``tls``, and
         ``inbox_prefix`` (``_INBOX_<system>``, the only inbox its NATS user may read)."""
-        nc = await nats.connect(url, **{"connect_timeout": 5, "max_reconnect_attempts": 3,
+        nc = await nats.connect(server_list(url), **{"connect_timeout": 5, "max_reconnect_attempts": 3,
                                         "error_cb": report_error,
                                         **options})
         client = cls(nc, source_system, inbound_stream)

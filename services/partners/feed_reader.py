@@ -9,7 +9,7 @@ from typing import Any
 import nats
 from nats.js.errors import NotFoundError
 
-from services.bus.connection import report_error
+from services.bus.connection import report_error, server_list
 from services.bus.streams import feed_stream
 from services.settings import Settings
 
@@ -18,7 +18,7 @@ async def replay(url: str, settings: Settings, organisation: str, from_seq: int 
                  options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Every message of the feed from ``from_seq`` on, each with its ``seq``; a sequence
     whose message was replaced by a newer rendering is skipped."""
-    nc = await nats.connect(url, **{"connect_timeout": 5, "max_reconnect_attempts": 3,
+    nc = await nats.connect(server_list(url), **{"connect_timeout": 5, "max_reconnect_attempts": 3,
                                     "error_cb": report_error, **(options or {})})
     try:
         js = nc.jetstream(timeout=10)
