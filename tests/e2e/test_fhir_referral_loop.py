@@ -97,6 +97,6 @@ async def test_fhir_messages_meet_the_same_rules_as_native_ones(
     # nesting deeper than Python's JSON parser allows: a receipt, and ingest goes on
     deep = await team.clients["harbor-cases"].post_raw(
         b'{"payload": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "fhir.task", timeout=30)
-    assert (deep.status, deep.reason) == ("rejected", "invalid_json")
+    assert (deep.status, deep.reason) == ("rejected", "too_deep")
     after = await post(team, fhir_message("fhir.task.accepted", str(uuid.uuid4())))
-    assert after.status == "rejected" and after.reason != "invalid_json"
+    assert after.status == "rejected" and after.reason != "too_deep"
