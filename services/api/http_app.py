@@ -33,13 +33,13 @@ from fastapi import (
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.api import asyncapi_document, openapi_cleanup
 from services.api.access_tokens import Caller, InvalidToken, TokenKeys
 from services.api.care_queries import CareQueries, QueryRefused
 from services.api.disclosure_recorder import DisclosureRecorder, Refusal
-from services.api.input_guard import InputGuard
+from services.api.input_guard import STORABLE_TEXT, InputGuard
 from services.api.response_models import (
     BreakGlassGrant,
     CarePlanView,
@@ -95,7 +95,9 @@ class HealthProbe(BaseModel):
 
 
 class BreakGlassRequest(BaseModel):
-    reason: str = Field(min_length=10, max_length=2000,
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=10, max_length=2000, pattern=STORABLE_TEXT,
                         description="The emergency, in words an auditor will read.")
 
 

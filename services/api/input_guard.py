@@ -16,6 +16,10 @@ from contracts.v1.input_limits import InputRefused, check_storable, decode
 
 MAX_BODY_BYTES = 1024 * 1024
 
+STORABLE_TEXT = r"^[^\x00]*$"
+"""Free text careloop can store (PostgreSQL text cannot hold NUL): declared on request
+bodies, so the OpenAPI document says what the guard below enforces."""
+
 
 class InputGuard:
     """ASGI middleware: checks the path, the query and a JSON body, then replays the body."""

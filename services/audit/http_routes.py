@@ -24,12 +24,13 @@ from uuid import UUID
 import structlog
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from projections.access_scope import SCOPE_VIEW, related
 from projections.audit_redaction import redact, redact_record
 from services.api.access_tokens import Caller
 from services.api.care_queries import CareQueries, QueryRefused
+from services.api.input_guard import STORABLE_TEXT
 from services.api.response_models import (
     AggregateState,
     BreakGlassGrant,
@@ -57,7 +58,9 @@ log = structlog.get_logger("careloop.http.audit")
 
 
 class InvestigationRequest(BaseModel):
-    reason: str = Field(min_length=10, max_length=2000,
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=10, max_length=2000, pattern=STORABLE_TEXT,
                         description="What is being investigated, in words a reviewer will read.")
 
 
