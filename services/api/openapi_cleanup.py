@@ -13,6 +13,8 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.routing import APIRoute
 
+from services.api.input_guard import STORABLE_TEXT
+
 Doc = dict[str, Any]
 
 
@@ -27,12 +29,19 @@ def _without_null(schema: Doc) -> Doc:
     return {**kept[0], **rest} if len(kept) == 1 else {**rest, "anyOf": kept}
 
 
+def _storable(schema: Doc) -> Doc:
+    """A free-text string parameter says what the input guard enforces: no NUL."""
+    if schema.get("type") == "string" and not {"enum", "format", "pattern", "const"} & set(schema):
+        return {**schema, "pattern": STORABLE_TEXT}
+    return schema
+
+
 def exact_parameters(document: Doc) -> Doc:
     for path in (document.get("paths") or {}).values():
         for operation in path.values():
             for parameter in operation.get("parameters") or ():
                 if parameter.get("in") in ("query", "header") and "schema" in parameter:
-                    parameter["schema"] = _without_null(parameter["schema"])
+                    parameter["schema"] = _storable(_without_null(parameter["schema"]))
     return document
 
 
