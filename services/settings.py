@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(
         default=256, description="Inbound messages fetched, applied and committed together."
     )
+    ingest_partitions: int = Field(
+        default=1, ge=1, description="Ingest processes sharing the inbound stream, each "
+        "owning the team systems whose name hashes to its partition (the same everywhere).")
+    ingest_partition: int = Field(
+        default=0, ge=0, description="This ingest process's partition, 0 .. partitions-1.")
+    instance_id: str = Field(
+        default="", description="This process's name in leases and health reports; "
+        "default host name and process id.")
     deadline_check_seconds: float = 60.0
     hash_chain_seconds: float = Field(
         default=1.0, description="How often the hash chain is extended to the store's head."
