@@ -1,10 +1,13 @@
 """Which inbound messages an ingest process consumes when ingest runs as several processes
 (``ingest_partitions`` = N, this one ``ingest_partition`` = i).
 
-Partitioned by team system: every message of a system (``careloop.in.<system>.<type>``)
-goes to partition ``hash(system) mod N``, a stable hash (BLAKE2b), so every process with
-the same N and the same partner registry draws the same lines. Each partition has its own
-durable consumer whose filter lists its systems' subjects.
+Partitioned by team system: the registry's systems, sorted by name, are dealt out in turn
+(the k-th to partition ``k mod N``), so the partitions differ by at most one system and
+every process with the same N and the same partner registry draws the same lines. Each
+partition has its own durable consumer whose filter lists its systems' subjects
+(``careloop.in.<system>.>``). JetStream refuses a consumer whose filter overlaps another's
+on a work queue, so two processes can never consume one system, even while their
+registries differ during a rollout (the second waits, retrying, until the first restarts).
 
 Why by system and not by client: the inbound stream is a work queue, where JetStream
 allows each message one consumer only (filters may not overlap), so the split has to be
@@ -25,16 +28,15 @@ when N > 1: the closed bus lets no one else publish inbound.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
 from services.bus.streams import INBOUND_SUBJECTS, inbound_subject
 from services.settings import Settings
 
 
-def partition_of(system: str, partitions: int) -> int:
-    digest = hashlib.blake2b(system.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % partitions
+def assignment(systems: Iterable[str], partitions: int) -> dict[str, int]:
+    """Each system's partition: sorted by name, dealt out in turn."""
+    return {system: k % partitions for k, system in enumerate(sorted(set(systems)))}
 
 
 def check_partition(settings: Settings) -> None:
@@ -67,5 +69,6 @@ def filter_subjects(settings: Settings, systems: Iterable[str]) -> list[str]:
     to its partition (it then waits, consuming nothing)."""
     if settings.ingest_partitions == 1:
         return [INBOUND_SUBJECTS]
-    return sorted(inbound_subject(s, ">") for s in set(systems)
-                  if partition_of(s, settings.ingest_partitions) == settings.ingest_partition)
+    owner = assignment(systems, settings.ingest_partitions)
+    return sorted(inbound_subject(s, ">") for s, i in owner.items()
+                  if i == settings.ingest_partition)

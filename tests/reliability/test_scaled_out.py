@@ -30,7 +30,7 @@ from contracts.v1.receipts import Receipt
 from services.bus.embedded_nats import EmbeddedNats
 from services.bus.lease import bucket_name as leases_bucket
 from services.bus.streams import RECEIPTS_ROOT, inbound_subject
-from services.ingest.partitions import durable_names, partition_of
+from services.ingest.partitions import assignment, durable_names
 from services.runtime import Runtime
 from services.settings import Settings
 from tests.helpers import bearer
@@ -122,7 +122,7 @@ async def test_three_ingest_partitions_and_two_relays_under_kill_9_lose_and_doub
     settings = settings.model_copy(update={"partners_file": registry(tmp_path / "p.json")})
     systems = [f"{side}-{k}" for side in ("riverside-ehr", "harbor-cases")
                for k in range(SYSTEMS)]
-    assert {partition_of(s, PARTITIONS) for s in systems} == set(range(PARTITIONS))
+    assert set(assignment(systems, PARTITIONS).values()) == set(range(PARTITIONS))
     setup = await Runtime(settings, components=()).start()
     await setup.stop()
     work = tmp_path / "components"
