@@ -78,7 +78,8 @@ async def subscribe_in_order(js: JetStreamContext, settings: Settings,
     )
     plan = await plan_restart(js, settings, durable, floor, in_flight, delivered, process_start)
     await js.add_consumer(stream, config)
-    log.info("ingest_subscribed", from_seq=floor + 1, in_flight=in_flight,
+    log.info("ingest_subscribed", consumer=durable, subjects=filters, from_seq=floor + 1,
+             in_flight=in_flight,
              careful_until=plan.careful_until)
     return await js.pull_subscribe_bind(durable, stream=stream), plan
 
