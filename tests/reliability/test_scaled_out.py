@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import random
 import time
 from pathlib import Path
@@ -47,7 +48,7 @@ from tests.reliability.workload import Case
 PARTITIONS = 3
 SYSTEMS = 6  # riverside-ehr-k and harbor-cases-k, k < SYSTEMS
 CASES = 60  # 8 messages each
-SEED = random.randrange(1_000_000)
+SEED = int(os.environ.get("CARELOOP_CRASH_SEED", str(random.randrange(1_000_000))))
 
 
 def registry(path: Path) -> Path:
