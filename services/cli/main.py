@@ -238,8 +238,9 @@ def nats_config(
 ) -> None:
     """Write a nats-server configuration: careloop's user and one user per partner system
     (exactly what the partner guide allows), fresh passwords and a JetStream encryption key.
-    Beside it: the passwords (``.passwords.json``) and the same blocks as includes for the
-    shipped cluster configs (``.authorization.conf``, ``.jetstream.conf``). All 0600."""
+    Beside it: the passwords (``.passwords.json``) and the same blocks as includes
+    (``.authorization.conf``, ``.jetstream.conf``). All 0600. The deploy/ stacks take theirs,
+    TLS included, from ``careloop deploy-secrets``."""
     from services.bus.permissions import (
         include_files,
         new_credentials,
