@@ -153,11 +153,12 @@ async def test_the_deploy_cluster_loses_and_doubles_nothing_when_the_stream_lead
             found = await receipts()
             return found if ids <= {r["message_id"] for r in found} else None
 
-        for message in first:
+        for message in first[:3]:  # the client registered: the cluster is working
             await partners.post(message)
-        await wait_for(lambda: answered({m["message_id"] for m in first}),
-                       "receipts for the first half")
-
+        await wait_for(lambda: answered({m["message_id"] for m in first[:3]}), "receipts")
+        for message in first[3:]:
+            await partners.post(message)
+        # Killed while ingest is still working through what was just published.
         leader = (await js.stream_info(settings.stream_inbound)).cluster.leader
         cluster.nodes[leader].kill()
         for message in second[:4]:
@@ -178,7 +179,9 @@ async def test_the_deploy_cluster_loses_and_doubles_nothing_when_the_stream_lead
         counts = Counter(r["message_id"] for r in found)
         assert counts == Counter(set(expected)), counts
         assert {r["message_id"]: r["status"] for r in found} == expected
-        assert not any(r["duplicate"] for r in found)
+        # (duplicate=True is right for a message stored before its first receipt could go
+        # out: its receipt then names the events stored the first time.)
+        assert all(r["event_ids"] for r in found if r["status"] == "accepted")
         accepted = [e for r in found for e in r["event_ids"]]
 
         # Each event once in the store, once on the events stream, in store order.

@@ -10,6 +10,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import nats
+import pytest
 import yaml
 
 from services.bus.embedded_nats import nats_server_binary
@@ -69,3 +71,23 @@ def test_nats_server_accepts_the_kubernetes_node_config(tmp_path: Path) -> None:
     config.write_text(text)
     done = check(config, {"POD_NAME": "nats-0"})
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+async def test_the_shipped_cluster_refuses_anonymous_and_plaintext_clients_and_encrypts(
+    tmp_path: Path,
+) -> None:
+    cluster = DeployCluster(tmp_path, DEPLOY / "partners.json").start()
+    try:
+        url = cluster.url.split(",")[0]
+        once = {"allow_reconnect": False, "max_reconnect_attempts": 0, "connect_timeout": 5}
+        with pytest.raises(Exception, match=r"(?i)authorization"):
+            await nats.connect(url, tls=cluster.tls(), **once)
+        with pytest.raises(Exception, match=r"(?i)tls|ssl|secure"):
+            await nats.connect(url.replace("tls://", "nats://"), **once)
+        nc = await nats.connect(url, user="careloop", password=cluster.passwords()["careloop"],
+                                tls=cluster.tls(), **once)
+        await nc.close()
+    finally:
+        cluster.stop()
+    for node in cluster.nodes.values():
+        assert "ChaCha20" in (node.directory / "nats-server.log").read_text(), node.name
