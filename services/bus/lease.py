@@ -57,7 +57,9 @@ async def open_leases(js: JetStreamContext, settings: Settings,
         return await js.key_value(name)
     except BucketNotFoundError:
         try:
-            return await js.create_key_value(bucket=name, history=1, ttl=ttl)
+            # As many replicas as the streams: leases outlive the loss of a node.
+            return await js.create_key_value(bucket=name, history=1, ttl=ttl,
+                                             replicas=settings.stream_replicas)
         except BadRequestError:  # another process created it first
             return await js.key_value(name)
 
