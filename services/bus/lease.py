@@ -25,7 +25,12 @@ from typing import Any
 
 import structlog
 from nats.js import JetStreamContext
-from nats.js.errors import BadRequestError, BucketNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import (
+    BadRequestError,
+    BucketNotFoundError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+)
 from nats.js.kv import KeyValue
 
 from services.settings import Settings
@@ -80,7 +85,9 @@ class Lease:
         sent = time.monotonic()
         try:
             self.revision = await self.bucket.create(self.key, self.holder.encode())
-        except KeyWrongLastSequenceError:
+        except (KeyWrongLastSequenceError, KeyNotFoundError):
+            # Held by someone; or it expired while nats-py was checking for a deleted
+            # entry (its ``create`` then raises not-found): ask again next time.
             return False
         self._valid_until = sent + self.ttl
         return True
