@@ -21,6 +21,7 @@ from services.bus.permissions import partner_inbox
 from services.cli.audit import audit_app
 from services.cli.fhir import fhir_cmd
 from services.cli.structured_logging import configure_logging
+from services.observability import tracing
 from services.settings import Settings
 
 app = typer.Typer(help="careloop: the shared spine of an interdisciplinary care team.",
@@ -42,7 +43,11 @@ def serve(
     """Start careloop. Without NATS_URL it starts its own nats-server (embedded mode)."""
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
-    asyncio.run(_serve(settings, tuple(component or ()), demo))
+    tracing.configure_from_env("careloop-" + "-".join(component or ["all"]))
+    try:
+        asyncio.run(_serve(settings, tuple(component or ()), demo))
+    finally:
+        tracing.shutdown()  # what the exporter still holds goes out
 
 
 async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) -> None:
@@ -71,7 +76,8 @@ async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) ->
     runtime_file = settings.data_dir / RUNTIME_FILE
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        runtime_file.write_text(json.dumps({"nats_url": runtime.nats_url, "http_url": runtime.http_url}))
+        runtime_file.write_text(json.dumps({"nats_url": runtime.nats_url, "http_url": runtime.http_url,
+                                            "ops_url": runtime.ops.url if runtime.ops else None}))
         out.print(f"careloop is running ({settings.store} store). Stop with Ctrl-C.")
         out.print(f"  NATS: {runtime.nats_url}")
         if runtime.http_url:
