@@ -142,6 +142,7 @@ class Ingest:
                 if stop.is_set():
                     break
                 log.warning("ingest_retrying_fetch", error=type(e).__name__, detail=str(e)[:200])
+                metrics.retried("ingest", e)
                 if sub is not None:
                     with contextlib.suppress(Exception):
                         await sub.unsubscribe()
@@ -187,6 +188,7 @@ class Ingest:
             if any(isinstance(d.result, TRANSIENT) for d in todo):
                 transient_rounds += 1
                 delay = _backoff(transient_rounds, 10.0)
+                metrics.retried("ingest", todo[0].result)
                 log.warning("ingest_retrying", error=type(todo[0].result).__name__,
                             waiting=len(todo), delay=delay)
             else:
@@ -281,6 +283,7 @@ class Ingest:
                 d.acked = True
         except Exception as e:  # NATS away: the floor holds, redelivered in order later
             log.warning("ingest_settle_failed", error=type(e).__name__, **ctx)
+            metrics.retried("ingest", e)
 
     async def _poison(self, d: Delivery, ctx: dict[str, Any]) -> bool:
         error = d.result

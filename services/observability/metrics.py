@@ -38,6 +38,8 @@ PROJECTED = Counter("careloop_projector_events_applied", "Events applied to the 
                     "(including quarantined ones, whose position still moves).", ["projection"])
 QUARANTINED = Counter("careloop_projection_quarantined", "Events a projection set aside "
                       "(quarantine) instead of stalling.", ["projection"])
+FEED_VIEWS = Counter("careloop_feed_views_published", "Role views published on partner "
+                     "organisations' feed streams.")
 DISCLOSURES = Counter("careloop_disclosures_recorded", "Reads recorded in the read log before "
                       "their data left careloop, by channel.", ["channel"])
 REFUSALS = Counter("careloop_access_refusals", "Refused read attempts recorded, by channel "
@@ -50,6 +52,13 @@ NATS_QUERY_SECONDS = Histogram(
     "careloop_nats_query_duration_seconds", "Queries over NATS request/reply, by query name "
     "and status.", ["query", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+RETRIES = Counter(
+    "careloop_component_retries", "Times a component hit trouble it retries (NATS or the "
+    "database away, a lost acknowledgement, a concurrent writer), by component and error "
+    "class.", ["component", "error"])
+COMPONENT_OK = Gauge("careloop_component_ok", "1 while a component of this process reports "
+                     "ok (the report /health and /readyz read), 0 while degraded.",
+                     ["component"])
 INGEST_PENDING = Gauge("careloop_ingest_pending_messages", "Inbound messages not yet "
                        "acknowledged by ingest (delivered or waiting), sampled.")
 RELAY_LAG = Gauge("careloop_relay_lag_events", "Store positions after the last published "
@@ -99,6 +108,22 @@ def ingest_settled(deliveries: Sequence[Delivery]) -> None:
     for status, n in statuses.items():
         RECEIPTS.labels(status).inc(n)
     INGEST_BATCHES.inc()
+
+
+_ERRORS = 40
+"""Distinct error classes counted per component before the rest count as ``other``."""
+_seen_errors: set[str] = set()
+
+
+def retried(component: str, error: object) -> None:
+    """A component's retry; the label is the error's class name (never its message)."""
+    name = type(error).__name__
+    if name not in _seen_errors:
+        if len(_seen_errors) >= _ERRORS:
+            name = "other"
+        else:
+            _seen_errors.add(name)
+    RETRIES.labels(component, name).inc()
 
 
 def disclosures_recorded(channels: Iterable[str]) -> None:

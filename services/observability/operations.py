@@ -85,6 +85,7 @@ class Operations:
             except Exception as e:
                 status = f"report failed: {type(e).__name__}"
             components[name] = status
+            metrics.COMPONENT_OK.labels(name).set(1 if status == "ok" else 0)
             if status != "ok":
                 problems.append(f"{name} is {status}")
         return not problems, {"components": components, "problems": problems}

@@ -91,6 +91,7 @@ class Projector:
                 metrics.projected(self.projection.name, len(msgs))
                 backoff = 0.5
             except Exception as e:  # NATS away, database away: retry from the recorded position
+                metrics.retried("projector", e)
                 log.warning("projector_retrying", error=type(e).__name__, detail=str(e)[:200],
                             exc_info=True)
                 if sub is not None:

@@ -153,12 +153,14 @@ class OutboxRelay:
             except (TimeoutError, APIError, OSError, ConnectionError) as e:
                 # Wrong last sequence, NATS away, timeouts: re-read the truth from the stream.
                 log.warning("relay_retrying", error=type(e).__name__, detail=str(e)[:200])
+                metrics.retried("relay", e)
                 synced = False
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
-            except Exception:
+            except Exception as e:
                 log.exception("relay_error")
+                metrics.retried("relay", e)
                 synced = False
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 10.0)

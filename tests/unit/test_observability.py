@@ -33,6 +33,18 @@ def test_a_subject_type_careloop_does_not_know_never_becomes_a_label() -> None:
     assert metrics.NATS_QUERY_SECONDS.labels("other", "404")._sum.get() == before + 0.5
 
 
+def test_retries_are_counted_by_component_and_error_class_never_by_message() -> None:
+    relay = metrics.RETRIES.labels("relay", "TimeoutError")
+    before = relay._value.get()
+    metrics.retried("relay", TimeoutError("client 5f0c9a8e... is slow"))
+    assert relay._value.get() == before + 1
+    for i in range(60):  # new error classes beyond the bound count as "other"
+        metrics.retried("relay", type(f"Error{i}", (Exception,), {})())
+    labels = {s.labels["error"] for s in metrics.RETRIES.collect()[0].samples}
+    assert "other" in labels and len(labels) <= 41
+    assert not any("5f0c9a8e" in name for name in labels)
+
+
 def _transcoder() -> JSONTranscoder:
     transcoder = JSONTranscoder()
     transcoder.register(DatetimeAsISO())
@@ -98,6 +110,7 @@ async def test_readyz_names_a_component_that_is_not_ok(tmp_path: Any) -> None:
         status, body = await asyncio.to_thread(_get, ops.url + "/readyz")
         assert status == 503 and body["problems"] == ["feeds is degraded"]
         assert metrics.READY._value.get() == 0
+        assert metrics.COMPONENT_OK.labels("feeds")._value.get() == 0
     finally:
         stop.set()
         await asyncio.gather(*ops.tasks)
