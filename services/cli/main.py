@@ -80,6 +80,8 @@ async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) ->
                                             "ops_url": runtime.ops.url if runtime.ops else None}))
         out.print(f"careloop is running ({settings.store} store). Stop with Ctrl-C.")
         out.print(f"  NATS: {runtime.nats_url}")
+        if runtime.ops is not None and runtime.ops.url:
+            out.print(f"  Ops:  {runtime.ops.url}/metrics  /livez  /readyz")
         if runtime.http_url:
             out.print(f"  HTTP: {runtime.http_url}  (OpenAPI: {runtime.http_url}/openapi.json)")
             local = not settings.nats_url and not oidc_issuer(settings)
