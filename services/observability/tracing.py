@@ -51,6 +51,7 @@ def enabled() -> bool:
 
 def configure_from_env(service_name: str) -> None:
     """Set up tracing as the OTEL_* environment says; off unless an exporter is named."""
+    shutdown()  # a provider set up before (its exporter's thread) is done with
     exporter_name = os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower()
     if os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true" or exporter_name in ("", "none"):
         install(None)

@@ -115,3 +115,25 @@ async def test_readyz_names_a_component_that_is_not_ok(tmp_path: Any) -> None:
         stop.set()
         await asyncio.gather(*ops.tasks)
         ops.close()
+
+
+def test_tracing_follows_the_standard_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_TRACES_EXPORTER", raising=False)
+    tracing.configure_from_env("careloop-test")
+    assert not tracing.enabled()  # off unless an exporter is named
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "careloop-ingest-eu")
+    try:
+        tracing.configure_from_env("careloop-test")
+        assert tracing.enabled()
+        assert tracing._provider is not None
+        assert tracing._provider.resource.attributes["service.name"] == "careloop-ingest-eu"
+        monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+        tracing.configure_from_env("careloop-test")
+        assert not tracing.enabled()
+        monkeypatch.delenv("OTEL_SDK_DISABLED")
+        monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin")
+        with pytest.raises(RuntimeError, match="none, console and otlp"):
+            tracing.configure_from_env("careloop-test")
+    finally:
+        tracing.install(None)
