@@ -13,6 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.v1.receipts import Receipt
+from services.bus.embedded_nats import EmbeddedNats
 from services.partners.demo import post_story
 from services.runtime import Runtime
 from services.settings import Settings
@@ -115,3 +116,32 @@ async def test_metrics_of_the_api_and_of_an_ingest_process_move_with_the_care_st
     assert api_ops.status_code == 200 and "careloop_http_request_duration_seconds" in api_ops.text
     for text in (scraped, api_ops.text, worker_text):
         assert CLIENT_ID not in text
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+async def test_readyz_fails_while_nats_is_away_and_livez_does_not(
+    settings: Settings, nats_server: EmbeddedNats,
+) -> None:
+    settings = settings.model_copy(update={"ops_port": 0})
+    runtime = await Runtime(settings, components=("relay", "projector")).start()
+    try:
+        assert runtime.ops is not None and runtime.ops.url
+        async with httpx.AsyncClient(base_url=runtime.ops.url, timeout=10) as http:
+            assert (await http.get("/readyz")).status_code == 200
+            nats_server.stop()
+            for _ in range(100):
+                ready = await http.get("/readyz")
+                if ready.status_code == 503:
+                    break
+                await asyncio.sleep(0.1)
+            assert ready.status_code == 503
+            assert "NATS is not connected" in ready.json()["problems"]
+            assert (await http.get("/livez")).status_code == 200  # a dependency, not the process
+            nats_server.start()
+            for _ in range(200):
+                if (await http.get("/readyz")).status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert (await http.get("/readyz")).status_code == 200
+    finally:
+        await runtime.stop()
