@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import Counter, Gauge, Histogram
 
 from contracts.v1.catalogue import MESSAGE_TYPES
+from domain.errors import DomainError
 from services.fhir.inbound import TRANSLATORS as FHIR_TYPES
+from services.store.care_app import Outcome
 
 if TYPE_CHECKING:
     from services.ingest.consumer import Delivery
@@ -78,11 +80,8 @@ def message_type_label(message_type: str) -> str:
     return message_type if message_type in KNOWN_TYPES else "other"
 
 
-def _outcome(d: Delivery) -> tuple[str, str] | None:
-    """(outcome, receipt status) of a settled delivery; None while it is not answered."""
-    from domain.errors import DomainError
-    from services.store.care_app import Outcome
-
+def _outcome(d: Delivery) -> tuple[str, str]:
+    """(outcome, receipt status) of an answered delivery."""
     if d.rejection is not None:
         return "rejected", "rejected"
     if isinstance(d.result, Outcome):
@@ -99,12 +98,11 @@ def ingest_settled(deliveries: Sequence[Delivery]) -> None:
     for d in deliveries:
         if not d.acked:
             continue
-        found = _outcome(d)
-        if found is not None:
-            outcomes[(message_type_label(d.message_type), found[0])] += 1
-            statuses[found[1]] += 1
+        outcome, status = _outcome(d)
+        outcomes[(d.message_type, outcome)] += 1
+        statuses[status] += 1
     for (kind, outcome), n in outcomes.items():
-        INBOUND.labels(kind, outcome).inc(n)
+        INBOUND.labels(message_type_label(kind), outcome).inc(n)
     for status, n in statuses.items():
         RECEIPTS.labels(status).inc(n)
     INGEST_BATCHES.inc()
