@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,8 @@ from services.bus.embedded_nats import EmbeddedNats
 from services.partners.demo import post_story
 from services.runtime import Runtime
 from services.settings import Settings
-from tests.helpers import CLIENT_ID, bearer
+from tests.helpers import CLIENT_ID, bearer, message
+from tests.inbound_partner import Partner
 from tests.reliability.components import Component
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -145,3 +147,30 @@ async def test_readyz_fails_while_nats_is_away_and_livez_does_not(
             assert (await http.get("/readyz")).status_code == 200
     finally:
         await runtime.stop()
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+async def test_what_a_partner_sends_never_becomes_a_metric_label(
+    settings: Settings, partner: Partner,
+) -> None:
+    runtime = await Runtime(settings, components=("ingest", "api")).start()
+    try:
+        async with httpx.AsyncClient(base_url=runtime.http_url or "", timeout=10) as http:
+            before = parse((await http.get("/metrics")).text)
+            invented = "janedoe1970"  # a type careloop does not know, chosen by the sender
+            garbage = await partner.publish(b'{"name": "Jane Doe"}', invented)
+            refused = await partner.publish(message("referral.accepted",
+                                                    referral_id=str(uuid.uuid4())))
+            receipts = await partner.receipts_for([garbage, refused])
+            assert [r.status for r in receipts] == ["rejected", "rejected"]
+            text = (await http.get("/metrics")).text
+    finally:
+        await runtime.stop()
+    after = parse(text)
+    assert invented not in text and "Jane" not in text
+    for kind, outcome in (("other", "rejected"), ("referral.accepted", "refused")):
+        assert value(after, "careloop_inbound_messages_total", message_type=kind,
+                     outcome=outcome) == value(before, "careloop_inbound_messages_total",
+                                               message_type=kind, outcome=outcome) + 1
+    assert (value(after, "careloop_receipts_published_total", status="rejected")
+            == value(before, "careloop_receipts_published_total", status="rejected") + 2)
