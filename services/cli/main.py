@@ -140,8 +140,12 @@ def post(
         options = partner_options(settings)(source)
     except NoCredentials as e:
         raise typer.BadParameter(str(e)) from e
-    receipt = asyncio.run(_post(_nats_url(settings), settings.stream_inbound, source,
-                                message_type, body, timeout, options))
+    tracing.configure_from_env("careloop-post")  # OTEL_TRACES_EXPORTER=console shows the trace
+    try:
+        receipt = asyncio.run(_post(_nats_url(settings), settings.stream_inbound, source,
+                                    message_type, body, timeout, options))
+    finally:
+        tracing.shutdown()
     out.print_json(receipt.model_dump_json())
     raise typer.Exit(0 if receipt.status == "accepted" else 1)
 

@@ -131,6 +131,14 @@ def publish_headers(source_system: str, message_type: str) -> tuple[dict[str, st
     return headers, span
 
 
+def query_span(query: str, headers: Mapping[str, str] | None) -> Span | None:
+    """A NATS query's span, continuing the caller's ``traceparent`` (tracing on only)."""
+    if _provider is None:
+        return None
+    parent = valid(headers.get(TRACEPARENT)) if headers else None
+    return start(f"careloop.query.{query}", SpanKind.SERVER, parent)
+
+
 def end(span: Span | None, **attributes: Any) -> None:
     if span is not None:
         if attributes:

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from services.api.nats_queries import QUERY_ROOT
 from services.bus.streams import inbound_subject
 from services.observability import tracing
 from services.partners.client import PartnerClient
@@ -114,6 +115,20 @@ async def test_one_trace_runs_from_the_partner_through_ingest_relay_and_projecto
     assert served.context.trace_id == trace_id
     assert served.parent is not None and served.parent.span_id == projected.context.span_id
     assert CLIENT_ID not in str(served.attributes)
+
+    # So does a query over NATS.
+    nc = await nats.connect(runtime.nats_url)
+    try:
+        token = bearer(runtime.token_secret or "")["Authorization"].removeprefix("Bearer ")
+        reply = await nc.request(f"{QUERY_ROOT}.care_plan", json.dumps(
+            {"token": token, "client_id": CLIENT_ID}).encode(), timeout=10,
+            headers={"traceparent": caller_trace})
+    finally:
+        await nc.close()
+    assert json.loads(reply.data)["status"] == 200
+    queried = one(list(spans.get_finished_spans()), "careloop.query.care_plan")
+    assert queried.context.trace_id == trace_id
+    assert queried.parent is not None and queried.parent.span_id == projected.context.span_id
 
 
 async def test_with_tracing_off_a_partners_traceparent_is_kept_and_a_malformed_one_dropped(
