@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import random
+import re
 import time
 import uuid
 from typing import Any
@@ -31,13 +32,23 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 CORRELATION_HEADER = b"x-correlation-id"
 
 
+_CONVERTOR = re.compile(r"\{(\w+):[^}]*\}")
+_templates: dict[tuple[str, str], str] = {}
+
+
 def route_template(scope: Scope) -> str:
-    """The matched route's template (a mounted app's prefix included), or ``unmatched``."""
+    """The matched route's template (a mounted app's prefix included; ``{client_id:uuid}``
+    written ``{client_id}``, so a fast path and its FastAPI route share one), or
+    ``unmatched``."""
     route = scope.get("route")
     path = getattr(route, "path", None)
     if not isinstance(path, str):
         return "unmatched"
-    return f"{scope.get('root_path', '')}{path}" or "/"
+    key = (scope.get("root_path", ""), path)
+    found = _templates.get(key)
+    if found is None:  # routes are few: each template is worked out once
+        found = _templates[key] = _CONVERTOR.sub(r"{\1}", f"{key[0]}{path}") or "/"
+    return found
 
 
 def correlation_id(headers: list[tuple[bytes, bytes]]) -> str:

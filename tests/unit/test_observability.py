@@ -137,3 +137,19 @@ def test_tracing_follows_the_standard_environment(monkeypatch: pytest.MonkeyPatc
             tracing.configure_from_env("careloop-test")
     finally:
         tracing.install(None)
+
+
+def test_route_templates_drop_convertors_and_keep_mount_prefixes() -> None:
+    from types import SimpleNamespace
+
+    from services.observability.access_log import route_template
+
+    def scope(path: str, root: str = "") -> dict[str, Any]:
+        return {"route": SimpleNamespace(path=path), "root_path": root}
+
+    assert route_template(scope("/clients/{client_id:uuid}/care-plan")) == (
+        "/clients/{client_id}/care-plan")
+    assert route_template(scope("/clients/{client_id}/care-plan")) == (
+        "/clients/{client_id}/care-plan")
+    assert route_template(scope("/clients/{client_id}", "/ui")) == "/ui/clients/{client_id}"
+    assert route_template({"path": "/clients/5f0c9a8e"}) == "unmatched"
