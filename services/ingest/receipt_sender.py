@@ -78,7 +78,11 @@ class ReceiptSender:
         sent = await self._pipeline.publish(
             receipts_subject(receipt.source_system or "unknown"),
             receipt.model_dump_json().encode(), self.stream,
-            {"Careloop-Receipt-For": str(receipt.inbound_sequence)},
+            {"Careloop-Receipt-For": str(receipt.inbound_sequence),
+             # A message redelivered after its receipt was stored (its ack lost with a
+             # NATS node) is answered again: the receipts stream keeps one (2-minute window).
+             **({"Nats-Msg-Id": f"careloop-receipt-{receipt.inbound_sequence}"}
+                if receipt.inbound_sequence is not None else {})},
         )
         await asyncio.wait_for(sent, timeout=10)
 

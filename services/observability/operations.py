@@ -7,8 +7,8 @@ readiness never depends on another process: a dead relay does not take the API o
 service (``/health`` on the API says what is wrong across processes).
 
 Lag, sampled every ``SAMPLE_SECONDS`` for the components this process runs: ingest's
-unacknowledged inbound messages, the relay's store head minus its position, the
-projection's events stream head minus its position.
+unacknowledged inbound messages (this partition's consumer), the relay's store head minus
+its position (0 on a standby relay), the projection's events stream head minus its position.
 """
 
 from __future__ import annotations
@@ -116,7 +116,10 @@ class Operations:
             head = await asyncio.to_thread(self.app.head_position)
             metrics.STORE_HEAD.set(head)
         if self.relay is not None and head is not None:
-            metrics.RELAY_LAG.set(max(head - self.relay.position, 0))
+            # A standby relay (another holds the lease) has no position of its own: 0 here,
+            # the active one reports the lag (``max`` across instances).
+            active = self.reports.get("relay", dict)().get("role", "active") == "active"
+            metrics.RELAY_LAG.set(max(head - self.relay.position, 0) if active else 0)
         if js is not None and self.views is not None and "projector" in self.components:
             views = self.views
             position = await asyncio.to_thread(views.position, CARE_PLAN.name)
