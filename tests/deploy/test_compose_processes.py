@@ -50,6 +50,8 @@ def service_environment(name: str, cluster: DeployCluster, schema: str, data: Pa
                CARELOOP_POSTGRES_USER=str(PG["postgres_user"]), CARELOOP_POSTGRES_SCHEMA=schema)
     if "CARELOOP_HTTP_PORT" in env:
         env.update(CARELOOP_HTTP_HOST="127.0.0.1", CARELOOP_HTTP_PORT=str(http_port))
+    if "CARELOOP_OPS_PORT" in env:  # every process has one; here they share one machine
+        env.update(CARELOOP_OPS_HOST="127.0.0.1", CARELOOP_OPS_PORT="0")
     if PG["postgres_password"]:
         Path(env["CARELOOP_POSTGRES_PASSWORD_FILE"]).write_text(str(PG["postgres_password"]))
     return {**clean_environment(), **env}
@@ -90,6 +92,10 @@ def test_every_compose_service_starts_from_its_environment_and_serves(
                 break
             time.sleep(0.5)
         assert answer is not None and answer.get("status") == "ok", answer
+        for name in processes:  # each process's own readiness, on its ops port
+            ops = json.loads((tmp_path / name / "runtime.json").read_text())["ops_url"]
+            with urllib.request.urlopen(f"{ops}/readyz", timeout=3) as ready:
+                assert json.loads(ready.read())["status"] == "ok", name
 
         # A partner system, as an operator's instructions tell it: its user, the CA, a list.
         password = tmp_path / "riverside-ehr-password"
