@@ -67,6 +67,22 @@ def health(port: int) -> dict[str, Any] | None:
         return None
 
 
+def ready(runtime_file: Path, timeout: float = 30.0) -> bool:
+    """The process's /readyz answers ok (its ops port is named in runtime.json once up)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if runtime_file.exists():
+            ops = json.loads(runtime_file.read_text())["ops_url"]
+            try:
+                with urllib.request.urlopen(f"{ops}/readyz", timeout=3) as reply:
+                    if json.loads(reply.read())["status"] == "ok":
+                        return True
+            except OSError:  # 503 (an HTTPError) or not listening yet
+                pass
+        time.sleep(0.2)
+    return False
+
+
 def test_every_compose_service_starts_from_its_environment_and_serves(
     tmp_path: Path, pg_schema: str,
 ) -> None:
@@ -93,9 +109,7 @@ def test_every_compose_service_starts_from_its_environment_and_serves(
             time.sleep(0.5)
         assert answer is not None and answer.get("status") == "ok", answer
         for name in processes:  # each process's own readiness, on its ops port
-            ops = json.loads((tmp_path / name / "runtime.json").read_text())["ops_url"]
-            with urllib.request.urlopen(f"{ops}/readyz", timeout=3) as ready:
-                assert json.loads(ready.read())["status"] == "ok", name
+            assert ready(tmp_path / name / "runtime.json"), name
 
         # A partner system, as an operator's instructions tell it: its user, the CA, a list.
         password = tmp_path / "riverside-ehr-password"
