@@ -18,6 +18,7 @@ from nats.js.errors import APIError
 
 from services.bus.jetstream_pipeline import PipelinedPublisher
 from services.bus.streams import EVENTS_ROOT
+from services.observability import metrics, tracing
 from services.relay.outbound_events import is_published, subject_of, to_outbound
 from services.store.care_app import CareLoop
 from services.store.event_records import ClientResolver
@@ -45,11 +46,11 @@ class OutboxRelay:
         self._last_seq, self.position = await stream_position(self.js, self.stream)
         return self.position
 
-    def _read_batch(self) -> list[tuple[int, Any]]:
+    def _read_batch(self) -> list[tuple[int, Any, str | None]]:
         notes = self.app.recorder.select_notifications(
             self.position, BATCH, inclusive_of_start=False
         )
-        out: list[tuple[int, Any]] = []
+        out: list[tuple[int, Any, str | None]] = []
         for note in notes:
             if is_published(note.topic):
                 try:  # a row careloop cannot trust is never published: the relay waits
@@ -57,9 +58,10 @@ class OutboxRelay:
                 except DamagedEvent as e:
                     raise e.at(note.id) from e
                 self._client_of.learn(event)
-                out.append((note.id, to_outbound(event, note.id, self._client_of)))
+                out.append((note.id, to_outbound(event, note.id, self._client_of),
+                            getattr(getattr(event, "provenance", None), "trace_context", None)))
             else:
-                out.append((note.id, None))
+                out.append((note.id, None, None))
         return out
 
     async def publish_pending(self) -> int:
@@ -79,7 +81,7 @@ class OutboxRelay:
         sent: list[tuple[int, asyncio.Future[Any]]] = []
         expected = self._last_seq
         try:
-            for position, outbound in batch:
+            for position, outbound, trace in batch:
                 if outbound is None:
                     continue
                 headers = {
@@ -89,6 +91,8 @@ class OutboxRelay:
                     "Careloop-Event-Type": outbound.event_type,
                     "Careloop-Correlation-Id": outbound.correlation_id,
                 }
+                if trace is not None:
+                    tracing.put_traceparent(headers, trace, outbound.event_type)
                 future = await self.pipeline.publish(
                     subject_of(EVENTS_ROOT, outbound), outbound.model_dump_json().encode(),
                     self.stream, headers,
@@ -102,6 +106,7 @@ class OutboxRelay:
                     # Already on the stream (lost ack before a restart); the rest of the
                     # batch fails its expected sequence: realign from the stream.
                     self.published += count
+                    metrics.RELAY_PUBLISHED.inc(count)
                     await self.sync_position()
                     return len(batch)
                 self._last_seq, self.position = ack.seq, position
@@ -114,6 +119,7 @@ class OutboxRelay:
                     future.exception()  # retrieved, so asyncio does not warn
         self.position = batch[-1][0]  # also past trailing unpublished (ledger) notes
         self.published += count
+        metrics.RELAY_PUBLISHED.inc(count)
         return len(batch)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -147,12 +153,14 @@ class OutboxRelay:
             except (TimeoutError, APIError, OSError, ConnectionError) as e:
                 # Wrong last sequence, NATS away, timeouts: re-read the truth from the stream.
                 log.warning("relay_retrying", error=type(e).__name__, detail=str(e)[:200])
+                metrics.retried("relay", e)
                 synced = False
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
-            except Exception:
+            except Exception as e:
                 log.exception("relay_error")
+                metrics.retried("relay", e)
                 synced = False
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 10.0)
