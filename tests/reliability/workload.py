@@ -8,8 +8,8 @@ import asyncio
 import contextlib
 import json
 import uuid
-from datetime import UTC, datetime
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import nats
