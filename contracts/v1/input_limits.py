@@ -41,6 +41,11 @@ _ESCAPED_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 """In valid JSON, NUL and lone surrogates can only arrive as these escapes (raw control
 characters are refused by the parser, raw surrogates are not UTF-8): without one, the walk
 over every string is skipped."""
+_NUMBER_AT_RISK = re.compile(rb"[0-9]{19}|[eE][-+]?[0-9]{3}|NaN|Infinity")
+"""Only where this matches (anywhere, strings included) can a number be out of range: an
+integer beyond 64 bits or a number of more than ``MAX_NUMBER_CHARS`` characters needs a run
+of 19 digits, an infinite float an exponent of three digits, and the constants are spelled
+out. Elsewhere the parser's own number reading is exact and the hooks are skipped."""
 
 
 class InputRefused(Exception):
@@ -115,8 +120,11 @@ def decode(raw: bytes) -> Any:
                            f"arrays/objects nested {depth} deep; at most {MAX_DEPTH} are allowed")
     try:
         numbers = _Numbers()
-        doc = json.loads(text, object_pairs_hook=_unique_keys, parse_int=numbers.integer,
-                         parse_float=numbers.number, parse_constant=numbers.constant)
+        if _NUMBER_AT_RISK.search(raw) is None:  # every number fits: no hook per number
+            doc = json.loads(text, object_pairs_hook=_unique_keys)
+        else:
+            doc = json.loads(text, object_pairs_hook=_unique_keys, parse_int=numbers.integer,
+                             parse_float=numbers.number, parse_constant=numbers.constant)
     except (InputRefused, json.JSONDecodeError):
         raise
     except RecursionError as e:  # the scan above should have caught it; never escape
