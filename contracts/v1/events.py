@@ -15,10 +15,11 @@ EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://careloop.invalid/events")
 _NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
 
 
-def event_id(aggregate_id: UUID, version: int) -> str:
+def event_id(aggregate_id: UUID | str, version: int) -> str:
     """A stable id for the event at ``version`` of ``aggregate_id`` (same on every replay):
     ``str(uuid5(EVENT_ID_NAMESPACE, f"{aggregate_id}:{version}"))``, spelled out so that
-    no ``UUID`` object is built for it (ingest and every replay ask for each event)."""
+    no ``UUID`` object is built for it (ingest and every replay ask for each event). A
+    string ``aggregate_id`` must be the UUID's canonical form (``str(uuid)``)."""
     h = bytearray(sha1(_NAMESPACE_BYTES + f"{aggregate_id}:{version}".encode()).digest()[:16])
     h[6] = (h[6] & 0x0F) | 0x50  # version 5
     h[8] = (h[8] & 0x3F) | 0x80  # RFC 4122 variant
