@@ -39,6 +39,7 @@ from services.bus.connection import (
 )
 from services.bus.embedded_auth import embedded_registry, joining_embedded, prepare
 from services.bus.embedded_nats import EmbeddedNats, free_port
+from services.bus.lease import Singletons, instance_id
 from services.bus.partner_access import ensure_partner_access, feed_organisations
 from services.bus.streams import ensure_streams
 from services.commands.deadline_watcher import DeadlineWatcher
@@ -46,13 +47,14 @@ from services.feeds.publisher import FeedPublisher
 from services.health.component_reports import ComponentReporter, Report
 from services.health.probe import HealthChecks
 from services.ingest.consumer import Ingest
+from services.ingest.partitions import check_partition, lease_key
 from services.partners.demo_registry import with_registry
 from services.partners.registry import (
     PartnerRegistry,
     RegistryNotConfigured,
     load_partner_registry,
 )
-from services.projector.consumer import Projector
+from services.projector.consumer import CARE_PLAN, Projector
 from services.projector.quarantine import Quarantine, open_quarantine
 from services.relay.outbox_relay import OutboxRelay
 from services.settings import Settings, private_files
@@ -105,6 +107,7 @@ class Runtime:
     quarantine: Quarantine | None = None
     _checks: HealthChecks | None = None
     _reports: dict[str, Report] = field(default_factory=dict)
+    singletons: Singletons | None = None
 
     async def _probe(self, check: Callable[[], Any]) -> Any:
         """Run a blocking health check on the probes' own threads, bounded in time."""
@@ -117,6 +120,7 @@ class Runtime:
         self.settings = s = with_registry(self.settings)
         if "ingest" in self.components:
             load_partner_registry(s)  # no registry, no ingest: refuse before starting anything
+            check_partition(s)
         try:
             return await self._start()
         except BaseException:
@@ -150,39 +154,45 @@ class Runtime:
         await ensure_streams(js, s)
         if registry is not None:
             await ensure_partner_access(js, s, registry)
+        # One active relay, projector per projection, ingest per partition, deadline watcher,
+        # hash-chain keeper and feed publisher: each runs under a lease (``bus.lease``).
+        self.singletons = one = Singletons(js, s, instance_id(s), self.stop_event)
 
         if "relay" in self.components:
             self.relay = OutboxRelay(self.app, js, s.stream_events, s.relay_poll_seconds)
-            self._tasks.append(asyncio.create_task(self.relay.run(self.stop_event)))
+            self._tasks.append(await one.start("relay", self.relay.run))
         if "projector" in self.components or "api" in self.components:
             self.quarantine = await asyncio.to_thread(open_quarantine, s, self.views)
             self._closers.append(self.quarantine.close)
         if "relay" in self.components:
             relay = self.relay
-            self._reports["relay"] = lambda: {"position": relay.position if relay else 0}
+            self._reports["relay"] = lambda: {"position": relay.position if relay else 0,
+                                              **one.role("relay")}
         if "projector" in self.components:
             projector = Projector(js, self.views, s.stream_events, s.consumer_prefix,
                                   quarantine=self.quarantine)
-            self._tasks.append(asyncio.create_task(projector.run(self.stop_event)))
-            self._reports["projector"] = lambda: {"quarantined": projector.quarantined}
+            key = f"projector.{CARE_PLAN.name}"
+            self._tasks.append(await one.start(key, projector.run))
+            self._reports["projector"] = lambda: {"quarantined": projector.quarantined,
+                                                  **one.role(key)}
         if "deadlines" in self.components:
             self.deadlines = DeadlineWatcher(
                 self.app, self.views, s.deadline_check_seconds,
                 on_committed=self.relay.wake.set if self.relay else None)
-            self._tasks.append(asyncio.create_task(self.deadlines.run(self.stop_event)))
+            self._tasks.append(await one.start("deadlines", self.deadlines.run))
         if "hash_chain" in self.components:
             table = await asyncio.to_thread(open_chain_table, s)
             self._closers.append(table.close)
             keeper = HashChainKeeper(HashChain(self.app, table), s.hash_chain_seconds,
                                      s.hash_chain_verify_seconds)
-            self._tasks.append(asyncio.create_task(keeper.run(self.stop_event)))
-            self._reports["hash_chain"] = keeper.report
+            self._tasks.append(await one.start("hash_chain", keeper.run))
+            self._reports["hash_chain"] = lambda: {**keeper.report(), **one.role("hash_chain")}
         if ("feeds" in self.components and s.feeds and registry is not None
                 and feed_organisations(registry)):
             recorder = DisclosureRecorder(self.app, s.disclosure_batch_ms)
             self.feeds = FeedPublisher(js, self.views, s, registry, recorder)
             self._recorders.append(recorder)
-            self._tasks.append(asyncio.create_task(self.feeds.run(self.stop_event)))
+            self._tasks.append(await one.start("feeds", self.feeds.run))
             self._reports["feeds"] = self._feeds_report
         if "ingest" in self.components:
             self._broker = NatsBroker(
@@ -193,20 +203,21 @@ class Runtime:
             wake = self.relay.wake.set if self.relay else (lambda: None)
             self.ingest = Ingest(self.app, self._broker, s, on_committed=wake)
             await self._broker.start()
-            self._tasks.append(asyncio.create_task(self.ingest.run(self.stop_event)))
-            ingest = self.ingest
-            self._reports["ingest"] = lambda: {"processed": ingest.processed,
-                                               "dead_lettered": ingest.dead_lettered}
+            self._tasks.append(await one.start(lease_key(s), self.ingest.run))
+            ingest, part = self.ingest, lease_key(s).replace(".", "-")
+            self._reports["ingest" if s.ingest_partitions == 1 else part] = lambda: {
+                "processed": ingest.processed, "dead_lettered": ingest.dead_lettered,
+                **one.role(lease_key(s))}
         if "deadlines" in self.components:
-            self._reports["deadlines"] = dict
+            self._reports["deadlines"] = lambda: one.role("deadlines")
         if "api" in self.components:
             await self._start_http()
             self._reports["api"] = dict
-            self._checks = HealthChecks(s, self.app, self.views, self._nc, self.relay,
+            self._checks = HealthChecks(s, self.app, self.views, self._nc, None,
                                         self.quarantine, self._probe, self.nats_url)
             self._tasks.append(asyncio.create_task(self._sample_health()))
         if self._reports:
-            reporter = ComponentReporter(js, s, self._reports)
+            reporter = ComponentReporter(js, s, self._reports, one.holder)
             self._tasks.append(asyncio.create_task(reporter.run(self.stop_event)))
         log.info("careloop_started", components=list(self.components), nats=self.nats_url,
                  http=self.http_url, store=s.store)

@@ -7,7 +7,37 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+SECRET_FIELDS = ("token_secret", "cipher_key", "cipher_old_keys", "nats_password",
+                 "postgres_password", "oidc_client_secret", "web_session_secret")
+"""Each may be given as a file instead: ``CARELOOP_<NAME>_FILE`` (compose and Kubernetes
+secrets are files; a value in a file stays out of the environment and process listings)."""
+
+
+class SecretFiles(PydanticBaseSettingsSource):
+    """Reads ``CARELOOP_<NAME>_FILE`` for the secret settings (one trailing newline dropped).
+    Setting both a variable and its ``_FILE`` is refused rather than guessed."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[None, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for name in SECRET_FIELDS:
+            variable = f"CARELOOP_{name.upper()}"
+            path = os.environ.get(f"{variable}_FILE")
+            if not path:
+                continue
+            if os.environ.get(variable):
+                raise ValueError(f"both {variable} and {variable}_FILE are set: keep one")
+            try:
+                values[name] = Path(path).read_text().removesuffix("\n").removesuffix("\r")
+            except OSError as e:
+                raise ValueError(f"{variable}_FILE: cannot read {path} "
+                                 f"({e.strerror or type(e).__name__})") from None
+        return values
 
 
 class Settings(BaseSettings):
@@ -46,6 +76,14 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(
         default=256, description="Inbound messages fetched, applied and committed together."
     )
+    ingest_partitions: int = Field(
+        default=1, ge=1, description="Ingest processes sharing the inbound stream, each "
+        "owning the team systems whose name hashes to its partition (the same everywhere).")
+    ingest_partition: int = Field(
+        default=0, ge=0, description="This ingest process's partition, 0 .. partitions-1.")
+    instance_id: str = Field(
+        default="", description="This process's name in leases and health reports; "
+        "default host name and process id.")
     deadline_check_seconds: float = 60.0
     hash_chain_seconds: float = Field(
         default=1.0, description="How often the hash chain is extended to the store's head."
@@ -107,6 +145,15 @@ class Settings(BaseSettings):
         "the token secret.")
     web_session_idle_minutes: int = 30
     web_session_hours: int = 8
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, SecretFiles(settings_cls), dotenv_settings,
+                file_secret_settings)
 
     @property
     def resolved_sqlite_path(self) -> Path:

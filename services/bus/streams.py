@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
+from collections.abc import Awaitable, Callable
 
+import nats.errors
 import structlog
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -53,7 +57,36 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
     ]
 
 
+SETUP_PATIENCE_SECONDS = 90.0
+"""How long start-up keeps asking a busy cluster (electing leaders, or every process of a
+stack declaring the same replicated streams at once) before it gives up."""
+
+
+async def patiently(what: str, setup: Callable[[], Awaitable[None]]) -> None:
+    """Run a JetStream set-up step, again after a timeout, until the patience runs out."""
+    deadline = time.monotonic() + SETUP_PATIENCE_SECONDS
+    while True:
+        try:
+            return await setup()
+        except nats.errors.TimeoutError:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("jetstream_setup_retrying", step=what)
+            await asyncio.sleep(1.0)
+
+
+def unchanged(info: StreamConfig, config: StreamConfig) -> bool:
+    """Every setting careloop chose is already so (an update would be a needless proposal
+    to every replica, from every process that starts)."""
+    have = info.as_dict()
+    return all(have.get(k) == v for k, v in config.as_dict().items())
+
+
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    await patiently(f"stream {config.name}", lambda: _ensure_stream(js, config))
+
+
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     try:
         info = await js.stream_info(config.name or "")
     except NotFoundError:
@@ -72,7 +105,8 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
         await js.add_stream(config)
         log.info("stream_recreated", stream=config.name, retention=str(config.retention))
         return
-    await js.update_stream(config)
+    if not unchanged(info.config, config):
+        await js.update_stream(config)
 
 
 async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
@@ -115,6 +149,12 @@ def feed_stream_config(settings: Settings, organisation: str) -> StreamConfig:
 async def ensure_partner_consumer(js: JetStreamContext, stream: str, name: str,
                                   subject: str) -> None:
     """The durable pull consumer a partner reads through (partners cannot create any)."""
+    await patiently(f"consumer {stream}/{name}",
+                    lambda: _ensure_partner_consumer(js, stream, name, subject))
+
+
+async def _ensure_partner_consumer(js: JetStreamContext, stream: str, name: str,
+                                   subject: str) -> None:
     try:
         await js.consumer_info(stream, name)
     except NotFoundError:

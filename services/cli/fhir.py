@@ -17,10 +17,12 @@ from services.api.nats_queries import QUERY_ROOT
 from services.bus.connection import server_list
 
 
-async def ask(url: str, args: dict[str, Any], timeout: float) -> dict[str, Any]:
+async def ask(url: str, args: dict[str, Any], timeout: float,
+              options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``options``: the NATS user, password and TLS of the caller's system."""
     nc = NATS()
     await nc.connect(servers=server_list(url),
-                     connect_timeout=max(1, int(timeout)))
+                     connect_timeout=max(1, int(timeout)), **(options or {}))
     try:
         reply = await nc.request(f"{QUERY_ROOT}.care_plan_fhir", json.dumps(args).encode(),
                                  timeout=timeout)
@@ -42,9 +44,14 @@ def fhir_cmd(
     from services.cli.main import _nats_url
     from services.settings import Settings
 
+    settings = Settings()
+    options: dict[str, Any] = {}
+    if settings.nats_url:  # a cluster of your own: CARELOOP_NATS_USER/_PASSWORD, _TLS_CA
+        from services.bus.connection import connect_options
+        options = connect_options(settings)
     args = {"token": token, "client_id": client_id, "purpose": purpose, "access": access}
-    answer = asyncio.run(ask(_nats_url(Settings()), {k: v for k, v in args.items() if v},
-                             timeout))
+    answer = asyncio.run(ask(_nats_url(settings), {k: v for k, v in args.items() if v},
+                             timeout, options))
     if answer.get("status") != 200:
         typer.echo(f"{answer.get('status')}: {answer.get('detail')}", err=True)
         raise typer.Exit(1)

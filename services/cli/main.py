@@ -16,9 +16,11 @@ import typer
 from rich.console import Console
 
 from services.api.access_tokens import ROLES, Caller, issue, secret_for
+from services.bus.connection import tls_context
 from services.bus.embedded_auth import NoCredentials, load_credentials
 from services.bus.permissions import partner_inbox
 from services.cli.audit import audit_app
+from services.cli.deploy_secrets import deploy_secrets_cmd
 from services.cli.fhir import fhir_cmd
 from services.cli.structured_logging import configure_logging
 from services.settings import Settings
@@ -27,6 +29,7 @@ app = typer.Typer(help="careloop: the shared spine of an interdisciplinary care 
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(audit_app, name="audit")
 app.command("fhir")(fhir_cmd)
+app.command("deploy-secrets")(deploy_secrets_cmd)
 out = Console(soft_wrap=True)
 RUNTIME_FILE = "runtime.json"
 
@@ -140,12 +143,15 @@ def post(
 
 def partner_options(settings: Settings) -> Callable[[str], dict[str, Any]]:
     """How ``post`` and the demo connect as a partner system: with embedded mode's
-    credentials for it, or (against a NATS of your own) ``CARELOOP_NATS_USER``/``_PASSWORD``."""
+    credentials for it, or (against a NATS of your own) ``CARELOOP_NATS_USER``/``_PASSWORD``
+    and, over TLS, ``CARELOOP_NATS_TLS_CA``."""
     def options(system: str) -> dict[str, Any]:
         if settings.nats_url:
+            context = tls_context(settings)  # CARELOOP_NATS_TLS_CA: the cluster's CA
+            found: dict[str, Any] = {"tls": context} if context is not None else {}
             if not settings.nats_user:
-                return {}
-            return {"user": settings.nats_user, "password": settings.nats_password,
+                return found
+            return {**found, "user": settings.nats_user, "password": settings.nats_password,
                     "inbox_prefix": partner_inbox(settings.nats_user).encode()}
         return load_credentials(settings.data_dir).partner_options(system)
     return options
@@ -232,8 +238,9 @@ def nats_config(
 ) -> None:
     """Write a nats-server configuration: careloop's user and one user per partner system
     (exactly what the partner guide allows), fresh passwords and a JetStream encryption key.
-    Beside it: the passwords (``.passwords.json``) and the same blocks as includes for the
-    shipped cluster configs (``.authorization.conf``, ``.jetstream.conf``). All 0600."""
+    Beside it: the passwords (``.passwords.json``) and the same blocks as includes
+    (``.authorization.conf``, ``.jetstream.conf``). All 0600. The deploy/ stacks take theirs,
+    TLS included, from ``careloop deploy-secrets``."""
     from services.bus.permissions import (
         include_files,
         new_credentials,

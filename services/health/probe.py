@@ -27,7 +27,7 @@ from nats.js.errors import NotFoundError
 from projections.view_store import ViewStore
 from services.api.http_app import HealthProbe
 from services.health.component_reports import read_reports
-from services.ingest.ordered_consumer import durable_name
+from services.ingest.partitions import durable_names
 from services.projector.consumer import CARE_PLAN
 from services.projector.quarantine import Quarantine
 from services.relay.outbound_events import is_published
@@ -148,19 +148,31 @@ class HealthChecks:
                 "stalled": stalled}
 
     async def _ingest(self, js: Any, problems: list[str]) -> dict[str, Any]:
-        try:
-            info = await js.consumer_info(self.s.stream_inbound, durable_name(self.s))
-        except NotFoundError:
+        """Every partition's consumer (one unless ingest is partitioned)."""
+        parts: list[dict[str, Any]] = []
+        for name in durable_names(self.s):
+            try:
+                info = await js.consumer_info(self.s.stream_inbound, name)
+            except NotFoundError:
+                continue
+            except Exception as e:
+                return {"error": type(e).__name__}
+            floor = info.ack_floor.stream_seq or 0
+            backlog = (info.num_pending or 0) + (info.num_ack_pending or 0)
+            stalled = self._stalled(f"ingest {name}", floor, backlog)
+            if stalled:
+                problems.append(f"ingest ({name}) has not moved for "
+                                f"{self.s.health_stall_seconds:.0f} s with {backlog} "
+                                "inbound messages waiting")
+            parts.append({"consumer": name, "acknowledged_to": floor, "waiting": backlog,
+                          "stalled": stalled})
+        if not parts:
             return {"consumer": None}
-        except Exception as e:
-            return {"error": type(e).__name__}
-        floor = info.ack_floor.stream_seq or 0
-        backlog = (info.num_pending or 0) + (info.num_ack_pending or 0)
-        stalled = self._stalled("ingest", floor, backlog)
-        if stalled:
-            problems.append(f"ingest has not moved for {self.s.health_stall_seconds:.0f} s "
-                            f"with {backlog} inbound messages waiting")
-        return {"acknowledged_to": floor, "waiting": backlog, "stalled": stalled}
+        if len(parts) == 1 and self.s.ingest_partitions == 1:
+            return {k: v for k, v in parts[0].items() if k != "consumer"}
+        return {"acknowledged_to": max(p["acknowledged_to"] for p in parts),
+                "waiting": sum(p["waiting"] for p in parts),
+                "stalled": any(p["stalled"] for p in parts), "partitions": parts}
 
     async def _quarantined(self, problems: list[str]) -> dict[str, Any]:
         if self.quarantine is None:

@@ -39,6 +39,7 @@ from services.commands.batch import Result, apply_batch
 from services.fhir.inbound import translate as translate_fhir
 from services.ingest.dead_letter import dead_letter
 from services.ingest.ordered_consumer import Heartbeat, subscribe_in_order
+from services.ingest.partitions import durable_name, filter_subjects
 from services.ingest.receipt_sender import ReceiptSender
 from services.ingest.restart_guard import RestartPlan
 from services.partners.registry import load_partner_registry
@@ -87,6 +88,7 @@ class Ingest:
         self.batches = 0
         self.dead_lettered = 0
         self.stopped = asyncio.Event()
+        self.stopped.set()  # not running (a standby, under a lease, may never run)
         self._stop = asyncio.Event()
         self.partners = load_partner_registry(settings)
         self._sender: ReceiptSender | None = None
@@ -107,6 +109,13 @@ class Ingest:
         already applied in the worker thread (each is committed before it is answered).
         """
         self._stop = stop
+        self.stopped.clear()
+        self._sender = None  # run again after a lease was lost and taken back
+        subjects = filter_subjects(self.settings, self.partners.partners)
+        if not subjects:
+            log.warning("ingest_partition_empty", partition=self.settings.ingest_partition,
+                        partitions=self.settings.ingest_partitions)
+            await stop.wait()
         backoff = 0.5
         sub: Any = None
         settling: asyncio.Task[None] | None = None
@@ -118,7 +127,9 @@ class Ingest:
                         await settling
                         settling = None
                     sub, self._plan = await subscribe_in_order(
-                        self._js(), self.settings, process_start=not started)
+                        self._js(), self.settings, process_start=not started,
+                        source=(self.settings.stream_inbound, subjects,
+                                durable_name(self.settings)))
                     started = True
                 careful = self._fetched_to < self._plan.careful_until
                 raws = await fetch_ready(sub, 1 if careful else self.settings.ingest_batch_size,

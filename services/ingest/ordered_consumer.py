@@ -11,7 +11,8 @@ ledger entry and get the same receipt again. While a batch is held (applied, ret
 answered), ``Heartbeat`` sends in-progress acks, so the short ack wait never expires under
 a slow commit; it only bounds how long a vanished connection holds messages.
 
-One ingest process consumes an inbound stream at a time (a second one would reorder too).
+One ingest process consumes a partition of the inbound stream at a time (a second one would
+reorder too; a lease keeps it a standby): see ``partitions``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from services.bus.streams import INBOUND_SUBJECTS
+from services.ingest.partitions import durable_name, durable_names
 from services.ingest.restart_guard import RestartPlan, plan_restart
 from services.settings import Settings
 
@@ -38,19 +40,22 @@ ACK_WAIT_SECONDS = 10.0
 HEARTBEAT_SECONDS = ACK_WAIT_SECONDS / 3
 
 
-def durable_name(settings: Settings) -> str:
-    return f"{settings.consumer_prefix}-ingest"
+__all__ = ["Heartbeat", "durable_name", "subscribe_in_order"]
 
 
 async def subscribe_in_order(js: JetStreamContext, settings: Settings,
-                             source: tuple[str, str, str] | None = None,
+                             source: tuple[str, str | list[str], str] | None = None,
                              process_start: bool = False) -> tuple[Any, RestartPlan]:
     """A pull subscription that starts with the first message not yet acknowledged, and how
     carefully to go (``restart_guard``).
 
-    ``source`` is (stream, subjects, durable); by default the inbound stream's one consumer."""
+    ``source`` is (stream, subjects, durable); by default the inbound stream's consumer of
+    this process's partition, for all inbound subjects."""
     stream, subjects, durable = source or (settings.stream_inbound, INBOUND_SUBJECTS,
                                            durable_name(settings))
+    if stream == settings.stream_inbound:
+        await _remove_other_layouts(js, settings, stream)
+    filters = [subjects] if isinstance(subjects, str) else list(subjects)
     floor = in_flight = delivered = 0
     try:
         info = await js.consumer_info(stream, durable)
@@ -66,15 +71,36 @@ async def subscribe_in_order(js: JetStreamContext, settings: Settings,
     config = ConsumerConfig(
         durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_SECONDS,
         max_deliver=-1, max_ack_pending=max(1000, 4 * settings.ingest_batch_size),
-        filter_subject=subjects,
+        filter_subject=filters[0] if len(filters) == 1 else None,
+        filter_subjects=filters if len(filters) > 1 else None,
         deliver_policy=DeliverPolicy.BY_START_SEQUENCE if floor else DeliverPolicy.ALL,
         opt_start_seq=floor + 1 if floor else None,
     )
     plan = await plan_restart(js, settings, durable, floor, in_flight, delivered, process_start)
     await js.add_consumer(stream, config)
-    log.info("ingest_subscribed", from_seq=floor + 1, in_flight=in_flight,
+    log.info("ingest_subscribed", consumer=durable, subjects=filters, from_seq=floor + 1,
+             in_flight=in_flight,
              careful_until=plan.careful_until)
     return await js.pull_subscribe_bind(durable, stream=stream), plan
+
+
+async def _remove_other_layouts(js: JetStreamContext, settings: Settings, stream: str) -> None:
+    """Ingest consumers of another partition count (N changed) would overlap ours, which a
+    work-queue stream refuses: they go. Their unacknowledged messages stay in the stream and
+    come to the new partitions; every ingest process must be stopped before N changes."""
+    ours = set(durable_names(settings))
+    prefix = f"{settings.consumer_prefix}-ingest"
+    try:
+        names = [c.name for c in await js.consumers_info(stream)]
+    except Exception as e:  # cannot list: adding ours fails loudly if one overlaps
+        log.debug("ingest_consumers_unlisted", error=type(e).__name__)
+        return
+    for name in names:
+        if (name == prefix or name.startswith(prefix + "-")) and name not in ours:
+            with contextlib.suppress(NotFoundError):
+                await js.delete_consumer(stream, name)
+            log.warning("ingest_consumer_of_other_layout_removed", consumer=name,
+                        partitions=settings.ingest_partitions)
 
 
 class Heartbeat:

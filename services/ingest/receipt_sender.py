@@ -116,7 +116,11 @@ class ReceiptSender:
         return await self._pipeline.publish(
             receipts_subject(receipt.source_system or "unknown"),
             receipt.__pydantic_serializer__.to_json(receipt), self.stream,
-            {"Careloop-Receipt-For": str(receipt.inbound_sequence)},
+            {"Careloop-Receipt-For": str(receipt.inbound_sequence),
+             # A message redelivered after its receipt was stored (its ack lost with a
+             # NATS node) is answered again: the receipts stream keeps one (2-minute window).
+             **({"Nats-Msg-Id": f"careloop-receipt-{receipt.inbound_sequence}"}
+                if receipt.inbound_sequence is not None else {})},
         )
 
     async def _publish(self, receipt: Receipt) -> None:

@@ -52,17 +52,21 @@ class Component:
     """One careloop part in its own process (``all``: every part, as plain ``careloop
     serve`` runs them); its output is appended to ``<name>.log``."""
 
-    def __init__(self, name: str, settings: Settings, work_dir: Path) -> None:
+    def __init__(self, name: str, settings: Settings, work_dir: Path,
+                 component: str | None = None, env: dict[str, str] | None = None) -> None:
+        """``component``: what it runs when several processes run the same part (``name``
+        then tells them apart); ``env``: further settings of this process."""
         self.name = name
+        self.component = component or name
         self.data_dir = work_dir / name
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = work_dir / f"{name}.log"
-        self.env = component_env(settings, self.data_dir)
+        self.env = {**component_env(settings, self.data_dir), **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
     def start(self) -> None:
-        which = [] if self.name == "all" else ["--component", self.name]
+        which = [] if self.component == "all" else ["--component", self.component]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "services.cli", "serve", *which],

@@ -208,8 +208,8 @@ def _codes_for(path: str) -> frozenset[str]:
         return frozenset({"subject_mismatch"})
     if path == "schema_version":
         return frozenset({"schema_violation", "unsupported_version"})
-    if path == "occurred_at":
-        return frozenset({"schema_violation", "clock_skew"})
+    if path == "occurred_at":  # a retyped number is read as a Unix time, maybe before 1900
+        return frozenset({"schema_violation", "clock_skew", "date_out_of_range"})
     return frozenset({"schema_violation"})
 
 

@@ -176,46 +176,7 @@ def test_partner_permissions_are_exactly_what_the_partner_guide_documents() -> N
     assert json.dumps(config).count('"user"') == len(REGISTRY.partners) + 1  # no anonymous
 
 
-async def test_shipped_cluster_configs_refuse_anonymous_clients_and_encrypt(
-    tmp_path: Path,
-) -> None:
-    """deploy/nats/nats-N.conf read the generated includes; without them they do not start."""
-    import re
-    import shutil
-    import subprocess
-
-    from services.bus.embedded_nats import nats_server_binary
-    from services.bus.permissions import include_files, write_private
-
-    nodes = tmp_path / "nats"
-    shutil.copytree(ROOT / "deploy" / "nats", nodes)
-    binary = nats_server_binary()
-    missing = subprocess.run([binary, "-t", "-c", str(nodes / "nats-1.conf")],
-                             capture_output=True, text=True, check=False)
-    assert missing.returncode != 0  # no generated users: the node refuses to start at all
-    config, passwords = new_credentials(REGISTRY)
-    for part, text in include_files(config).items():
-        write_private(nodes / "secrets" / f"nats.{part}.conf", text)
-    for n in (1, 2, 3):
-        checked = subprocess.run([binary, "-t", "-c", str(nodes / f"nats-{n}.conf")],
-                                 capture_output=True, text=True, check=False)
-        assert checked.returncode == 0, checked.stderr
-    # Node 1 alone (no cluster, no monitoring port): anonymous refused, careloop admitted.
-    single = nodes / "single.conf"
-    text = (nodes / "nats-1.conf").read_text()
-    text = re.sub(r"cluster \{.*?\n\}", "", text, flags=re.S)
-    text = text.replace("/data/jetstream", str(tmp_path / "store" / "jetstream"))
-    single.write_text(re.sub(r"(?m)^(listen|http):.*$", "", text))
-    server = EmbeddedNats(tmp_path / "store", config=single, store_flag=False).start()
-    try:
-        await anonymous_is_refused(server.url)
-        import nats
-
-        nc = await nats.connect(server.url, user="careloop", password=passwords["careloop"])
-        await nc.close()
-    finally:
-        server.stop()
-    assert "ChaCha20" in (tmp_path / "store" / "nats-server.log").read_text()
+# The shipped cluster configs (deploy/nats) are tested in tests/deploy/test_nats_configs.py.
 
 
 @pytest.mark.parametrize("name", ["riverside.ehr", "ehr.>", "*", "with space", ""])
