@@ -28,3 +28,6 @@ class Provenance:
     source_system: str
     message_id: str
     correlation_id: str
+    trace_context: str | None = None
+    """The W3C ``traceparent`` the message arrived under (operators follow a message through
+    careloop with it); no business meaning, absent from older events."""

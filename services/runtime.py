@@ -48,6 +48,8 @@ from services.health.component_reports import ComponentReporter, Report
 from services.health.probe import HealthChecks
 from services.ingest.consumer import Ingest
 from services.ingest.partitions import check_partition, lease_key
+from services.observability.access_log import instrument as instrument_http
+from services.observability.operations import Operations
 from services.partners.demo_registry import with_registry
 from services.partners.registry import (
     PartnerRegistry,
@@ -107,6 +109,7 @@ class Runtime:
     quarantine: Quarantine | None = None
     _checks: HealthChecks | None = None
     _reports: dict[str, Report] = field(default_factory=dict)
+    ops: Operations | None = None
     singletons: Singletons | None = None
 
     async def _probe(self, check: Callable[[], Any]) -> Any:
@@ -219,6 +222,10 @@ class Runtime:
         if self._reports:
             reporter = ComponentReporter(js, s, self._reports, one.holder)
             self._tasks.append(asyncio.create_task(reporter.run(self.stop_event)))
+        self.ops = await Operations(s, self.components, self.app, self.views, self._nc,
+                                    self.relay, self._reports).start(self.stop_event)
+        self._tasks.extend(self.ops.tasks)
+        self._closers.append(self.ops.close)
         log.info("careloop_started", components=list(self.components), nats=self.nats_url,
                  http=self.http_url, store=s.store)
         return self
@@ -247,6 +254,7 @@ class Runtime:
             self.app, s, authenticator(keys, s.token_issuer, self.disclosures),
             queries)
         api = create_http_app(queries, keys, self.health, s.token_issuer, audit)
+        instrument_http(api, s.access_log, s.metrics_token)
         # Embedded mode takes another port when the configured one is busy (and says which).
         port = free_port(s.http_port, s.http_host) if self._nats else s.http_port
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says

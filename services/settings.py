@@ -96,6 +96,16 @@ class Settings(BaseSettings):
     health_recent_seconds: float = Field(
         default=3600.0, description="Quarantined events and dead letters this recent make "
         "/health degraded.")
+    ops_port: int | None = Field(
+        default=None, description="Port of this process's ops endpoint (/metrics, /livez, "
+        "/readyz); unset: none; 0: any free port (runtime.json names it).")
+    ops_host: str = Field(default="127.0.0.1", description="Address the ops endpoint listens "
+                          "on (0.0.0.0 where Prometheus scrapes over the network).")
+    metrics_token: str = Field(
+        default="", repr=False, description="If set, the API's /metrics answers only "
+        "`Authorization: Bearer <token>` (the ops port is for the private network).")
+    access_log: bool = Field(default=True, description="One log line per HTTP request "
+                             "(method, route template, status, duration, correlation id).")
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     token_secret: str | None = Field(

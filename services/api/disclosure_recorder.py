@@ -27,6 +27,7 @@ from domain.access_refusal import ANONYMOUS, AccessRefusal
 from domain.disclosure import BreakGlassReasonRequired
 from domain.provenance import Actor, Provenance
 from services.api.access_tokens import Caller
+from services.observability import metrics
 from services.store.care_app import CareLoop
 from services.store.read_log import ReadFact, ReadLog
 
@@ -109,6 +110,7 @@ class DisclosureRecorder:
                 refusal_id, refusal.client_id, refusal.what, refusal.status, refusal.reason,
                 refusal.channel, provenance)
             await asyncio.to_thread(self.app.save, attempt)
+            metrics.refusal_recorded(refusal.channel, refusal.status)
         except Exception as e:
             with contextlib.suppress(Exception):
                 log.warning("refusal_not_recorded", error=type(e).__name__)
@@ -137,6 +139,7 @@ class DisclosureRecorder:
                                 count=len(batch))
                 continue
             self.recorded += len(batch)
+            metrics.disclosures_recorded([fact.channel for fact, _ in batch])
             self.commits += 1
             for _, done in batch:
                 if not done.done():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
@@ -24,6 +25,7 @@ from services.api.access_tokens import Caller, InvalidToken, TokenKeys, verify
 from services.api.care_queries import CareQueries, QueryRefused
 from services.api.disclosure_recorder import Refusal
 from services.fhir.care_plan_export import care_plan_bundle
+from services.observability import metrics, tracing
 
 log = structlog.get_logger("careloop.nats_queries")
 
@@ -117,7 +119,11 @@ class NatsQueries:
     async def _on_request(self, msg: Msg) -> None:
         name = msg.subject[len(QUERY_ROOT) + 1:]
         structlog.contextvars.clear_contextvars()
+        started = time.perf_counter()
+        span = tracing.query_span(name if name in self.handlers else "other", msg.headers)
         reply = await self.answer(name, msg.data)
+        metrics.query_answered(name, self.handlers, reply["status"], time.perf_counter() - started)
+        tracing.end(span, **{"careloop.status": reply["status"]})
         if reply["status"] >= 500:
             log.warning("query_failed", query=name, status=reply["status"])
         if msg.reply:

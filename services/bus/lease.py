@@ -25,7 +25,12 @@ from typing import Any
 
 import structlog
 from nats.js import JetStreamContext
-from nats.js.errors import BadRequestError, BucketNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import (
+    BadRequestError,
+    BucketNotFoundError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+)
 from nats.js.kv import KeyValue
 
 from services.settings import Settings
@@ -57,7 +62,9 @@ async def open_leases(js: JetStreamContext, settings: Settings,
         return await js.key_value(name)
     except BucketNotFoundError:
         try:
-            return await js.create_key_value(bucket=name, history=1, ttl=ttl)
+            # As many replicas as the streams: leases outlive the loss of a node.
+            return await js.create_key_value(bucket=name, history=1, ttl=ttl,
+                                             replicas=settings.stream_replicas)
         except BadRequestError:  # another process created it first
             return await js.key_value(name)
 
@@ -78,7 +85,9 @@ class Lease:
         sent = time.monotonic()
         try:
             self.revision = await self.bucket.create(self.key, self.holder.encode())
-        except KeyWrongLastSequenceError:
+        except (KeyWrongLastSequenceError, KeyNotFoundError):
+            # Held by someone; or it expired while nats-py was checking for a deleted
+            # entry (its ``create`` then raises not-found): ask again next time.
             return False
         self._valid_until = sent + self.ttl
         return True

@@ -23,6 +23,7 @@ from services.cli.audit import audit_app
 from services.cli.deploy_secrets import deploy_secrets_cmd
 from services.cli.fhir import fhir_cmd
 from services.cli.structured_logging import configure_logging
+from services.observability import tracing
 from services.settings import Settings
 
 app = typer.Typer(help="careloop: the shared spine of an interdisciplinary care team.",
@@ -45,7 +46,11 @@ def serve(
     """Start careloop. Without NATS_URL it starts its own nats-server (embedded mode)."""
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
-    asyncio.run(_serve(settings, tuple(component or ()), demo))
+    tracing.configure_from_env("careloop-" + "-".join(component or ["all"]))
+    try:
+        asyncio.run(_serve(settings, tuple(component or ()), demo))
+    finally:
+        tracing.shutdown()  # what the exporter still holds goes out
 
 
 async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) -> None:
@@ -74,9 +79,12 @@ async def _serve(settings: Settings, components: tuple[str, ...], demo: bool) ->
     runtime_file = settings.data_dir / RUNTIME_FILE
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        runtime_file.write_text(json.dumps({"nats_url": runtime.nats_url, "http_url": runtime.http_url}))
+        runtime_file.write_text(json.dumps({"nats_url": runtime.nats_url, "http_url": runtime.http_url,
+                                            "ops_url": runtime.ops.url if runtime.ops else None}))
         out.print(f"careloop is running ({settings.store} store). Stop with Ctrl-C.")
         out.print(f"  NATS: {runtime.nats_url}")
+        if runtime.ops is not None and runtime.ops.url:
+            out.print(f"  Ops:  {runtime.ops.url}/metrics  /livez  /readyz")
         if runtime.http_url:
             out.print(f"  HTTP: {runtime.http_url}  (OpenAPI: {runtime.http_url}/openapi.json)")
             local = not settings.nats_url and not oidc_issuer(settings)
@@ -135,8 +143,12 @@ def post(
         options = partner_options(settings)(source)
     except NoCredentials as e:
         raise typer.BadParameter(str(e)) from e
-    receipt = asyncio.run(_post(_nats_url(settings), settings.stream_inbound, source,
-                                message_type, body, timeout, options))
+    tracing.configure_from_env("careloop-post")  # OTEL_TRACES_EXPORTER=console shows the trace
+    try:
+        receipt = asyncio.run(_post(_nats_url(settings), settings.stream_inbound, source,
+                                    message_type, body, timeout, options))
+    finally:
+        tracing.shutdown()
     out.print_json(receipt.model_dump_json())
     raise typer.Exit(0 if receipt.status == "accepted" else 1)
 

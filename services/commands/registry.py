@@ -15,6 +15,7 @@ from contracts.v1.envelope import Envelope
 from domain.provenance import Actor, Provenance
 from services.commands import care_plan, client, clinical, conference, referral
 from services.commands.support import Handler
+from services.observability.tracing import trace_context_for
 from services.store.care_app import CareLoop, Outcome
 
 HANDLERS: dict[str, Handler] = {
@@ -34,6 +35,7 @@ def provenance_of(message: Envelope) -> Provenance:
         source_system=message.source_system,
         message_id=message.message_id,
         correlation_id=message.correlation_id,
+        trace_context=trace_context_for(message.source_system, message.message_id),
     )
 
 

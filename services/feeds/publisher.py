@@ -31,6 +31,7 @@ from services.api.disclosure_recorder import DisclosureRecorder, Read
 from services.bus.jetstream_fetch import fetch_ready
 from services.bus.partner_access import ensure_partner_access, feed_organisations
 from services.bus.streams import EVENTS_ROOT, feed_stream, feed_subject
+from services.observability import metrics
 from services.partners.registry import PartnerRegistry
 from services.projector.consumer import CARE_PLAN
 from services.settings import Settings
@@ -85,6 +86,7 @@ class FeedPublisher:
                 backoff, self.failing_since = 0.5, None
             except Exception as e:  # NATS or the store away: the batch comes back
                 log.warning("feeds_retrying", error=type(e).__name__, detail=str(e)[:200])
+                metrics.retried("feeds", e)
                 if self.failing_since is None:
                     self.failing_since = asyncio.get_running_loop().time()
                 with contextlib.suppress(Exception):  # a feed stream removed? made again
@@ -154,4 +156,5 @@ class FeedPublisher:
                 headers={"Nats-Msg-Id": f"{cid}.{org}.{role}.{full.get('last_position')}"})
             self._last[(org, role, cid)] = mark
             self.published += 1
+        metrics.FEED_VIEWS.inc(len(outgoing))
         return len(outgoing)

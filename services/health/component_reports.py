@@ -51,7 +51,8 @@ async def open_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
     try:
         return await js.key_value(bucket_name(settings))
     except BucketNotFoundError:
-        return await js.create_key_value(bucket=bucket_name(settings), history=1)
+        return await js.create_key_value(bucket=bucket_name(settings), history=1,
+                                         replicas=settings.stream_replicas)
 
 
 GONE_AFTER = 10

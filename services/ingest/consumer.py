@@ -42,6 +42,7 @@ from services.ingest.ordered_consumer import Heartbeat, subscribe_in_order
 from services.ingest.partitions import durable_name, filter_subjects
 from services.ingest.receipt_sender import ReceiptSender
 from services.ingest.restart_guard import RestartPlan
+from services.observability import metrics, tracing
 from services.partners.registry import load_partner_registry
 from services.settings import Settings
 from services.store.care_app import CareLoop, ConcurrentChange, Outcome
@@ -71,6 +72,7 @@ class Delivery:
     attempts: int = 0
     suspect: bool = False
     """It killed ingest again and again (``restart_guard``): never applied."""
+    acked: bool = False
 
     @property
     def settled(self) -> bool:
@@ -151,6 +153,7 @@ class Ingest:
                 if stop.is_set():
                     break
                 log.warning("ingest_retrying_fetch", error=type(e).__name__, detail=str(e)[:200])
+                metrics.retried("ingest", e)
                 if sub is not None:
                     with contextlib.suppress(Exception):
                         await sub.unsubscribe()
@@ -196,6 +199,7 @@ class Ingest:
             if any(isinstance(d.result, TRANSIENT) for d in todo):
                 transient_rounds += 1
                 delay = _backoff(transient_rounds, 10.0)
+                metrics.retried("ingest", todo[0].result)
                 log.warning("ingest_retrying", error=type(todo[0].result).__name__,
                             waiting=len(todo), delay=delay)
             else:
@@ -208,10 +212,13 @@ class Ingest:
         for d in todo:
             if not isinstance(d.result, TRANSIENT):
                 d.attempts += 1
-        results = await asyncio.to_thread(
-            apply_batch, self.app, [d.message for d in todo if d.message is not None])
+        spans = tracing.InboundSpans(todo)
+        with spans.current():  # the trace context each message's events store
+            results = await asyncio.to_thread(
+                apply_batch, self.app, [d.message for d in todo if d.message is not None])
         for d, result in zip(todo, results, strict=True):
             d.result = result
+        spans.finish()
         if any(isinstance(r, Outcome) and not r.duplicate for r in results):
             self.on_committed()
         for d in todo:
@@ -272,6 +279,7 @@ class Ingest:
                 answered = await self.sender.answer_all(settled, _context)
             except Exception as e:  # NATS away: the floor holds, redelivered in order later
                 log.warning("ingest_settle_failed", error=type(e).__name__, waiting=len(settled))
+                metrics.retried("ingest", e)
                 answered = [False] * len(settled)
             for d, ok in zip(settled, answered, strict=True):
                 if isinstance(d.result, Outcome) and not d.result.duplicate:
@@ -280,11 +288,14 @@ class Ingest:
                     continue
                 try:
                     await d.raw.ack()
+                    d.acked = True
                 except Exception as e:  # NATS away: the floor holds, redelivered later
                     log.warning("ingest_settle_failed", error=type(e).__name__, **_context(d))
+                    metrics.retried("ingest", e)
             for d in deliveries:
                 if not d.settled:
                     await self._settle(d)
+            metrics.ingest_settled(deliveries)
         finally:
             await heartbeat.stop()
 
@@ -302,8 +313,10 @@ class Ingest:
                 answered = await self._poison(d, ctx)
             if answered:
                 await d.raw.ack()
+                d.acked = True
         except Exception as e:  # NATS away: the floor holds, redelivered in order later
             log.warning("ingest_settle_failed", error=type(e).__name__, **ctx)
+            metrics.retried("ingest", e)
 
     async def _poison(self, d: Delivery, ctx: dict[str, Any]) -> bool:
         error = d.result
@@ -313,6 +326,7 @@ class Ingest:
         await dead_letter(self._js(), self.settings.stream_deadletter, d.raw, d.sequence,
                           d.attempts, reason)
         self.dead_lettered += 1
+        metrics.DEAD_LETTERS.inc()
         log.error("ingest_dead_lettered", attempts=d.attempts, reason=reason[:300], **ctx)
         return await self.sender.answer(d, ctx)
 

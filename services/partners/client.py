@@ -17,6 +17,7 @@ from nats.aio.msg import Msg
 from contracts.v1.receipts import Receipt
 from services.bus.connection import report_error, server_list
 from services.bus.streams import inbound_subject, receipts_subject
+from services.observability import tracing
 
 
 class PartnerClient:
@@ -58,7 +59,12 @@ class PartnerClient:
     async def post_raw(self, body: bytes, message_type: str, timeout: float = 30.0) -> Receipt:
         """Publish ``body`` as ``message_type``; return careloop's receipt for it."""
         subject = inbound_subject(self.source_system, message_type)
-        ack = await self.js.publish(subject, body, stream=self.inbound_stream, timeout=10)
+        headers, span = tracing.publish_headers(self.source_system, message_type)
+        try:  # the W3C traceparent rides along: careloop continues the trace
+            ack = await self.js.publish(subject, body, stream=self.inbound_stream, timeout=10,
+                                        headers=headers or None)
+        finally:
+            tracing.end(span)
         if ack.seq in self._early:
             return self._early.pop(ack.seq)
         future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()

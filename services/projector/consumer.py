@@ -27,6 +27,7 @@ from projections import care_plan, care_plan_derived
 from projections.view_store import Apply, Derive, KeysOf, ViewStore
 from services.bus.jetstream_fetch import fetch_ready
 from services.bus.streams import EVENTS_ROOT
+from services.observability import metrics, tracing
 from services.projector.quarantine import Quarantine, entry
 
 log = structlog.get_logger("careloop.projector")
@@ -81,10 +82,16 @@ class Projector:
                 msgs = await fetch_ready(sub, self.batch, wait=0.5)
                 if not msgs:
                     continue
-                await asyncio.to_thread(self._apply, msgs)
+                spans = tracing.projector_spans(msgs, self.projection.name)
+                try:
+                    await asyncio.to_thread(self._apply, msgs)
+                finally:
+                    tracing.end_all(spans)
                 await msgs[-1].ack()
+                metrics.projected(self.projection.name, len(msgs))
                 backoff = 0.5
             except Exception as e:  # NATS away, database away: retry from the recorded position
+                metrics.retried("projector", e)
                 log.warning("projector_retrying", error=type(e).__name__, detail=str(e)[:200],
                             exc_info=True)
                 if sub is not None:
@@ -127,6 +134,7 @@ class Projector:
         self.store.apply_batch(self.projection.name, self.projection.view, [(seq, event)],
                                self.projection.apply, _no_keys, None)
         self.quarantined += 1
+        metrics.quarantined(self.projection.name)
         log.error("projection_quarantined", alert=True, projection=found.projection,
                   stream_seq=seq, position=found.store_position, event_type=found.event_type,
                   error=found.error)

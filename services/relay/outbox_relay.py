@@ -15,12 +15,14 @@ from typing import Any
 import structlog
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
-from pydantic_core import to_json
 
 from services.bus.jetstream_pipeline import PipelinedPublisher
 from services.bus.streams import EVENTS_ROOT
+from services.observability import metrics, tracing
+from services.relay.outbound_events import is_published, subject_of, to_outbound
 from services.store.care_app import CareLoop
-from services.store.event_records import ClientResolver, record_of
+from services.store.event_records import ClientResolver
+from services.store.event_seal import DamagedEvent
 from services.store.store_notifications import StoreNotifications
 
 log = structlog.get_logger("careloop.relay")
@@ -44,14 +46,23 @@ class OutboxRelay:
         self._last_seq, self.position = await stream_position(self.js, self.stream)
         return self.position
 
-    def _read_batch(self) -> list[tuple[int, dict[str, Any] | None]]:
-        """Each notification after our position with its public event (None: not published),
-        made the way replays make it (``record_of``: straight from the stored JSON, checked
-        against the domain-event way). A row careloop cannot trust raises: the relay waits."""
+    def _read_batch(self) -> list[tuple[int, Any, str | None]]:
         notes = self.app.recorder.select_notifications(
             self.position, BATCH, inclusive_of_start=False
         )
-        return [(note.id, record_of(self.app, note, self._client_of)) for note in notes]
+        out: list[tuple[int, Any, str | None]] = []
+        for note in notes:
+            if is_published(note.topic):
+                try:  # a row careloop cannot trust is never published: the relay waits
+                    event = self.app.mapper.to_domain_event(note)
+                except DamagedEvent as e:
+                    raise e.at(note.id) from e
+                self._client_of.learn(event)
+                out.append((note.id, to_outbound(event, note.id, self._client_of),
+                            getattr(getattr(event, "provenance", None), "trace_context", None)))
+            else:
+                out.append((note.id, None, None))
+        return out
 
     async def publish_pending(self) -> int:
         """Publish the next batch after our position; returns how many notifications it read.
@@ -70,19 +81,21 @@ class OutboxRelay:
         sent: list[tuple[int, asyncio.Future[Any]]] = []
         expected = self._last_seq
         try:
-            for position, record in batch:
-                if record is None:
+            for position, outbound, trace in batch:
+                if outbound is None:
                     continue
                 headers = {
-                    "Nats-Msg-Id": f"careloop-event-{record['event_id']}",
+                    "Nats-Msg-Id": f"careloop-event-{outbound.event_id}",
                     "Nats-Expected-Last-Sequence": str(expected),
                     POSITION_HEADER: str(position),
-                    "Careloop-Event-Type": record["event_type"],
-                    "Careloop-Correlation-Id": record["correlation_id"],
+                    "Careloop-Event-Type": outbound.event_type,
+                    "Careloop-Correlation-Id": outbound.correlation_id,
                 }
+                if trace is not None:
+                    tracing.put_traceparent(headers, trace, outbound.event_type)
                 future = await self.pipeline.publish(
-                    f"{EVENTS_ROOT}.{record['event_type']}", to_json(record), self.stream,
-                    headers,
+                    subject_of(EVENTS_ROOT, outbound), outbound.model_dump_json().encode(),
+                    self.stream, headers,
                 )
                 sent.append((position, future))
                 expected += 1
@@ -93,6 +106,7 @@ class OutboxRelay:
                     # Already on the stream (lost ack before a restart); the rest of the
                     # batch fails its expected sequence: realign from the stream.
                     self.published += count
+                    metrics.RELAY_PUBLISHED.inc(count)
                     await self.sync_position()
                     return len(batch)
                 self._last_seq, self.position = ack.seq, position
@@ -105,6 +119,7 @@ class OutboxRelay:
                     future.exception()  # retrieved, so asyncio does not warn
         self.position = batch[-1][0]  # also past trailing unpublished (ledger) notes
         self.published += count
+        metrics.RELAY_PUBLISHED.inc(count)
         return len(batch)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -138,12 +153,14 @@ class OutboxRelay:
             except (TimeoutError, APIError, OSError, ConnectionError) as e:
                 # Wrong last sequence, NATS away, timeouts: re-read the truth from the stream.
                 log.warning("relay_retrying", error=type(e).__name__, detail=str(e)[:200])
+                metrics.retried("relay", e)
                 synced = False
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
-            except Exception:
+            except Exception as e:
                 log.exception("relay_error")
+                metrics.retried("relay", e)
                 synced = False
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 10.0)

@@ -26,13 +26,16 @@ class ProvenanceAsDict(Transcoding):
     name = "careloop_provenance"
 
     def encode(self, obj: Provenance) -> dict[str, Any]:
-        return {
+        encoded = {
             "actor": obj.actor,
             "occurred_at": obj.occurred_at,
             "source_system": obj.source_system,
             "message_id": obj.message_id,
             "correlation_id": obj.correlation_id,
         }
+        if obj.trace_context is not None:  # only when traced: untraced events stay as before
+            encoded["trace_context"] = obj.trace_context
+        return encoded
 
     def decode(self, data: dict[str, Any]) -> Provenance:
         return Provenance(**data)

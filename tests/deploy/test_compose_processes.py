@@ -50,6 +50,8 @@ def service_environment(name: str, cluster: DeployCluster, schema: str, data: Pa
                CARELOOP_POSTGRES_USER=str(PG["postgres_user"]), CARELOOP_POSTGRES_SCHEMA=schema)
     if "CARELOOP_HTTP_PORT" in env:
         env.update(CARELOOP_HTTP_HOST="127.0.0.1", CARELOOP_HTTP_PORT=str(http_port))
+    if "CARELOOP_OPS_PORT" in env:  # every process has one; here they share one machine
+        env.update(CARELOOP_OPS_HOST="127.0.0.1", CARELOOP_OPS_PORT="0")
     if PG["postgres_password"]:
         Path(env["CARELOOP_POSTGRES_PASSWORD_FILE"]).write_text(str(PG["postgres_password"]))
     return {**clean_environment(), **env}
@@ -63,6 +65,22 @@ def health(port: int) -> dict[str, Any] | None:
         return {"http": e.code, **json.loads(e.read() or b"{}")}
     except OSError:
         return None
+
+
+def ready(runtime_file: Path, timeout: float = 30.0) -> bool:
+    """The process's /readyz answers ok (its ops port is named in runtime.json once up)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if runtime_file.exists():
+            ops = json.loads(runtime_file.read_text())["ops_url"]
+            try:
+                with urllib.request.urlopen(f"{ops}/readyz", timeout=3) as reply:
+                    if json.loads(reply.read())["status"] == "ok":
+                        return True
+            except OSError:  # 503 (an HTTPError) or not listening yet
+                pass
+        time.sleep(0.2)
+    return False
 
 
 def test_every_compose_service_starts_from_its_environment_and_serves(
@@ -90,6 +108,8 @@ def test_every_compose_service_starts_from_its_environment_and_serves(
                 break
             time.sleep(0.5)
         assert answer is not None and answer.get("status") == "ok", answer
+        for name in processes:  # each process's own readiness, on its ops port
+            assert ready(tmp_path / name / "runtime.json"), name
 
         # A partner system, as an operator's instructions tell it: its user, the CA, a list.
         password = tmp_path / "riverside-ehr-password"

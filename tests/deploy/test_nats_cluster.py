@@ -25,8 +25,10 @@ from nats.js import JetStreamContext
 from projections import care_plan
 from projections.view_store import ViewStore
 from services.bus.connection import connect_options
+from services.bus.lease import bucket_name as lease_bucket
 from services.bus.permissions import partner_inbox
 from services.bus.streams import inbound_subject
+from services.health.component_reports import bucket_name as health_bucket
 from services.partners.demo import example, story
 from services.projector.consumer import CARE_PLAN
 from services.runtime import Runtime
@@ -137,6 +139,8 @@ async def test_the_deploy_cluster_loses_and_doubles_nothing_when_the_stream_lead
         js = own.jetstream(timeout=3)
         info = await js.stream_info(settings.stream_inbound)
         assert info.config.num_replicas == 3 and info.cluster is not None
+        for bucket in (lease_bucket(settings), health_bucket(settings)):  # outlive a node too
+            assert (await js.stream_info(f"KV_{bucket}")).config.num_replicas == 3, bucket
 
         messages = list(story())
         wrong = {**example("referral.accepted"), "message_id": f"cluster-{uuid.uuid4()}"}

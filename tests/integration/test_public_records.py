@@ -50,9 +50,9 @@ def test_the_fast_way_equals_the_general_way_for_every_stored_event(app: CareLoo
         assert public._fast(note, kind, clients) == public.general_way(note, clients), note.topic
 
 
-def test_the_relay_publishes_the_bytes_the_outbound_model_would(app: CareLoop) -> None:
-    # The relay serialises the fast way's dict (pydantic_core.to_json): the same bytes as
-    # the general way's ``OutboundEvent.model_dump_json()``, key order included.
+def test_the_fast_way_serialises_to_the_bytes_the_outbound_model_would(app: CareLoop) -> None:
+    # The fast way's dict through pydantic_core.to_json gives the same bytes as the general
+    # way's ``OutboundEvent.model_dump_json()``, key order included (what the relay sends).
     resolver = ClientResolver(app)
     topics = {n.topic for n in app.recorder.select_notifications(0, 1000)}
     resolver.public._checked = dict.fromkeys(topics, CHECKED)  # the fast way from the start

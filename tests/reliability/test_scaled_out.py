@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import random
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from tests.reliability.reconcile import (
     stream_event_ids,
     wait_until_quiescent,
 )
-from tests.reliability.workload import Case
+from tests.reliability.workload import Case, Load
 
 PARTITIONS = 3
 SYSTEMS = 6  # riverside-ehr-k and harbor-cases-k, k < SYSTEMS
@@ -108,11 +109,17 @@ class Systems:
         await self.stored(ms[7])
 
 
-async def lease_holder(js: JetStreamContext, settings: Settings, key: str) -> str | None:
-    with contextlib.suppress(Exception):
-        kv = await js.key_value(leases_bucket(settings))
-        return ((await kv.get(key)).value or b"").decode()
-    return None
+async def lease_holder(js: JetStreamContext, settings: Settings, key: str,
+                       wait: float = 0.0) -> str | None:
+    """Who holds ``key``; waiting up to ``wait`` seconds for someone to (processes start)."""
+    deadline = time.monotonic() + wait
+    while True:
+        with contextlib.suppress(Exception):
+            kv = await js.key_value(leases_bucket(settings))
+            return ((await kv.get(key)).value or b"").decode()
+        if time.monotonic() >= deadline:
+            return None
+        await asyncio.sleep(0.1)
 
 
 @pytest.mark.timeout(300)
@@ -164,7 +171,7 @@ async def test_three_ingest_partitions_and_two_relays_under_kill_9_lose_and_doub
         await asyncio.sleep(0.5)
         ingest.start()
         await asyncio.sleep(1.0)
-        active = await lease_holder(js, settings, "relay")
+        active = await lease_holder(js, settings, "relay", wait=60)
         assert active in relays, f"no relay holds the lease ({active})"
         relays[active].kill()
         killed["relay"], killed_at = active, time.monotonic()
@@ -241,3 +248,68 @@ async def api_answers(api: Component, settings: Settings,
         plan = await http.get(f"/clients/{client_id}/care-plan",
                               headers=bearer(settings.token_secret or ""))
         return health, (plan.status_code, plan.json())
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("store_kind", ["postgres"])
+async def test_a_frozen_relay_that_wakes_after_losing_its_lease_doubles_nothing(
+    settings: Settings, nats_server: EmbeddedNats, tmp_path: Path, figures: Figures,
+) -> None:
+    """SIGSTOP the active relay (a long pause, its connection still open) until the standby
+    has taken over, then SIGCONT it: it may try to publish before it learns it lost the
+    lease, and the expected-last-sequence guard must keep the stream exact."""
+    setup = await Runtime(settings, components=()).start()
+    await setup.stop()
+    work = tmp_path / "components"
+    relays = {n: Component(n, settings, work, "relay", {"CARELOOP_INSTANCE_ID": n})
+              for n in ("relay-a", "relay-b")}
+    everyone = [Component("ingest", settings, work), Component("projector", settings, work),
+                *relays.values()]
+    for c in everyone:
+        c.start()
+    load = Load(settings.nats_url or "", settings.stream_inbound, [Case() for _ in range(40)])
+    nc = await nats.connect(settings.nats_url or "")
+    js = nc.jetstream()
+    frozen: dict[str, Any] = {}
+
+    async def freeze() -> None:
+        await asyncio.sleep(2.0)
+        active = await lease_holder(js, settings, "relay", wait=60)
+        assert active in relays, f"no relay holds the lease ({active})"
+        process = relays[active].process
+        assert process is not None
+        os.kill(process.pid, signal.SIGSTOP)
+        frozen["relay"], at = active, time.monotonic()
+        try:
+            for _ in range(300):
+                if (await lease_holder(js, settings, "relay")) not in (None, active):
+                    frozen["takeover_seconds"] = round(time.monotonic() - at, 1)
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(1.0)  # the new holder publishes meanwhile
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
+
+    try:
+        freezing = asyncio.create_task(freeze())
+        await load.run()
+        await freezing
+        await wait_until_quiescent(settings, timeout=120)
+        for c in everyone:
+            assert c.alive(), f"{c.name} died by itself: {c.log_path}"
+        holder = await lease_holder(js, settings, "relay")
+    finally:
+        for c in everyone:
+            c.stop()
+        await nc.close()
+    result = await reconcile(settings, load.cases)
+    on_stream = await stream_event_ids(settings)
+    in_store = await asyncio.to_thread(store_event_ids, settings)
+    figures("frozen_relay[postgres]", {"messages_sent": load.messages, **frozen,
+                                       **result.figures()})
+    assert "takeover_seconds" in frozen, "the standby never took over from the frozen relay"
+    assert holder != frozen["relay"]  # the woken relay did not take its lease back
+    assert load.rejected == []
+    assert result.problems == []
+    assert (result.lost, result.duplicated, result.receipts_disagreeing) == (0, 0, 0)
+    assert on_stream == in_store

@@ -179,7 +179,7 @@ def test_kubernetes_runs_the_same_topology_with_pinned_images_and_probes() -> No
     for d in deployments:
         spec = d["spec"]["template"]["spec"]
         container = spec["containers"][0]
-        env = {**common, **{e["name"]: e["value"] for e in container.get("env", [])}}
+        env = {**common, **{e["name"]: e.get("value", "") for e in container.get("env", [])}}
         mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
         volumes = {v["name"]: v for v in spec["volumes"]}
         for key, value in env.items():
