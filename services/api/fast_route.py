@@ -33,7 +33,7 @@ class FastPathRoute(Route):
         match, child = super().matches(scope)
         if match is not Match.FULL or not self._plain_query(scope.get("query_string", b"")):
             return Match.NONE, {}
-        return match, child
+        return match, {**child, "route": self}  # as FastAPI's routes do (access log, metrics)
 
     def _plain_query(self, raw: bytes) -> bool:
         if not raw:
