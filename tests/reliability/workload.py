@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import uuid
+from datetime import UTC, datetime
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,11 @@ class Case:
         for step in STEPS:
             m = message(step)
             m["message_id"] = f"load-{uuid.uuid4()}"
+            # Happening now, as live traffic does: the examples' November dates put every
+            # response deadline in the past, and the deadline watcher (which may run at any
+            # moment, e.g. when it takes its lease back after NATS was away) rightly records
+            # them, as events no message accounts for.
+            m["occurred_at"] = datetime.now(UTC).isoformat()
             ids = {"client_id": self.client_id, "referral_id": self.referral_id,
                    "consent_id": self.consent_id}
             m["payload"].update({k: v for k, v in ids.items() if k in m["payload"]})
