@@ -175,6 +175,7 @@ def table(s: dict[str, Any], results: dict[str, Any]) -> Table:
         f"{s['store_ceiling_cmds_per_s']} store ceiling", s["ingest_vs_ceiling"],
         ">= 5000 and >= 0.7 of ceiling",
         s["ingest_cmds_per_s"] >= 5000 and s["ingest_vs_ceiling"] >= 0.7)
+    _cpu_row(row, results["ingest"])
     row("   naive ingest (one message, one transaction)", s["baseline_cmds_per_s"],
         f"{s['ingest_cmds_per_s']} careloop", f"{s['ingest_vs_baseline']}x", ">= 6x",
         s["ingest_vs_baseline"] >= 6)
@@ -182,6 +183,7 @@ def table(s: dict[str, Any], results: dict[str, Any]) -> Table:
     row(f"2. freshness p50 / p99 ms at {f['offered_cmds_per_s']} cmd/s",
         f"{s['freshness_p50_ms']} / {s['freshness_p99_ms']}", "-", "-", "p99 <= 100",
         s["freshness_p99_ms"] <= 100)
+    _cpu_row(row, f)
     row("3. care-plan reads/s, 32 connections (token, policy, read recorded)", s["query_rps"],
         f"{s['http_floor_rps']} HTTP floor", s["query_vs_floor"],
         ">= 1/3 of floor and >= 3000",
@@ -201,6 +203,14 @@ def table(s: dict[str, Any], results: dict[str, Any]) -> Table:
     row("   replay peak RSS MB, smallest / largest", f"{s['replay_peak_rss_mb_100k']} / "
         f"{s['replay_peak_rss_mb_1m']}", "-", "-", "flat", None)
     return t
+
+
+def _cpu_row(row: Any, measured: dict[str, Any]) -> None:
+    """CPU per command in each process: what the machine's load cannot move much."""
+    cpu = measured.get("cpu_us_per_command") or {}
+    if cpu:
+        row(f"   CPU µs per command ({' / '.join(cpu)})",
+            " / ".join(str(v) for v in cpu.values()), "-", "-", "-", None)
 
 
 if __name__ == "__main__":

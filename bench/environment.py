@@ -123,6 +123,25 @@ class ServiceProcess:
         self.stop()
         raise RuntimeError("careloop serve did not start")
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) each component's process has used so far (Linux
+        ``/proc``; empty elsewhere). Unlike throughput, CPU per command hardly moves with
+        what else runs on the machine."""
+        used: dict[str, float] = {}
+        for component, proc in zip(self.components, self.procs, strict=True):
+            try:
+                stat = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return {}
+            used[component] = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+        return used
+
+    def cpu_per_command(self, before: dict[str, float], commands: int) -> dict[str, float]:
+        """Microseconds of CPU per command in each component since ``before``."""
+        after = self.cpu_seconds()
+        return {c: round((after[c] - before[c]) / max(commands, 1) * 1e6)
+                for c in before if c in after}
+
     def stop(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:

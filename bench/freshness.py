@@ -102,4 +102,7 @@ async def measure(settings: Settings, rate: int, seconds: float) -> dict[str, An
 async def run(settings: Settings, rate: int, seconds: float) -> tuple[dict[str, Any], ServiceProcess]:
     service = await asyncio.to_thread(ServiceProcess(settings).start)
     await asyncio.sleep(1.0)  # consumers subscribed
-    return await measure(settings, rate, seconds), service
+    cpu = service.cpu_seconds()
+    measured = await measure(settings, rate, seconds)
+    measured["cpu_us_per_command"] = service.cpu_per_command(cpu, measured["commands"])
+    return measured, service

@@ -59,11 +59,13 @@ async def careloop(nats_url: str, data_dir: Path, commands: int) -> dict[str, An
                     await asyncio.sleep(0.002)
                     continue
                 started = time.perf_counter()  # the first batch is being delivered
+                cpu = service.cpu_seconds()
             if (info.num_pending == 0 and info.num_ack_pending == 0
                     and await _events_on_stream(js, s.stream_events) >= len(messages)):
                 break
             await asyncio.sleep(0.005)
         elapsed = time.perf_counter() - started
+        cpu_us = service.cpu_per_command(cpu, len(messages))
         receipts = await _events_on_stream(js, s.stream_receipts)
         events = await _events_on_stream(js, s.stream_events)
     finally:
@@ -73,7 +75,7 @@ async def careloop(nats_url: str, data_dir: Path, commands: int) -> dict[str, An
         drop_schema(s.postgres_schema)
     return {"commands": len(messages), "seconds": round(elapsed, 3),
             "cmds_per_s": round(len(messages) / elapsed, 1), "receipts": receipts,
-            "events_published": events,
+            "events_published": events, "cpu_us_per_command": cpu_us,
             "processes": "careloop serve --component ingest, --component relay",
             "clock": "from the first delivery to the last ack and published event"}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -18,6 +19,8 @@ from domain.provenance import Provenance
 from domain.security import SUBSTANCE_USE, UNLABELLED, SecurityLabels
 
 CARE_PLAN_NAMESPACE = uuid5(NAMESPACE_URL, "https://careloop.invalid/care-plan")
+ID_CACHE = 65_536
+"""Client ids whose derived aggregate id is remembered (about 10 MB at most)."""
 
 NEED_DOMAINS = ("clinical", "housing", "benefits", "psychosocial", "substance-use")
 
@@ -109,7 +112,9 @@ class _Items:
 
 class CarePlan(Aggregate):
     @staticmethod
+    @lru_cache(maxsize=ID_CACHE)
     def id_for(client_id: UUID) -> UUID:
+        """The same id for a client every time (remembered: ingest asks for each command)."""
         return uuid5(CARE_PLAN_NAMESPACE, str(client_id))
 
     @event("Started")

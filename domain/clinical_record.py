@@ -12,6 +12,7 @@ import copy
 import re
 from collections.abc import Mapping
 from datetime import date
+from functools import lru_cache
 from typing import TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -54,6 +55,8 @@ from domain.security import (
 )
 
 CLINICAL_RECORD_NAMESPACE = uuid5(NAMESPACE_URL, "https://careloop.invalid/clinical-record")
+ID_CACHE = 65_536
+"""Client ids whose derived aggregate id is remembered (about 10 MB at most)."""
 
 CLINICIANS = ("clinical-social-worker", "psychiatrist")
 RISK_ROLES = (*CLINICIANS, "coordinator")
@@ -77,7 +80,9 @@ RISK = labels(RESTRICTED)
 
 class ClinicalRecord(Aggregate):
     @staticmethod
+    @lru_cache(maxsize=ID_CACHE)
     def id_for(client_id: UUID) -> UUID:
+        """The same id for a client every time (remembered: ingest asks for each command)."""
         return uuid5(CLINICAL_RECORD_NAMESPACE, str(client_id))
 
     @event("Started")

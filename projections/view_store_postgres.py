@@ -125,13 +125,13 @@ class PostgresViewStore:
                     [(v, k, Jsonb(self.seal.seal(d))) for v, k, d in docs],
                 )
                 note_changes(cur.execute, cur.executemany, "%s", [(v, k) for v, k, _ in docs])
-                for key, key_rows in rows.items():
-                    cur.execute("DELETE FROM view_rows WHERE key=%s", (key,))
+                if rows:  # two statements for the whole batch, not two per document
+                    cur.execute("DELETE FROM view_rows WHERE key = ANY(%s)", (list(rows),))
                     cur.executemany(
                         "INSERT INTO view_rows(key, kind, item_id, date, who, detail) "
                         "VALUES (%s,%s,%s,%s,%s,%s)",
                         [(key, r.kind, r.item_id, r.date, r.who, Jsonb(self.seal.seal(r.detail)))
-                         for r in key_rows])
+                         for key, key_rows in rows.items() for r in key_rows])
             conn.execute(
                 "INSERT INTO projection_positions(projection, stream_seq, store_position) "
                 "VALUES (%s,%s,%s) ON CONFLICT(projection) DO UPDATE SET "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from hashlib import sha1
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -11,9 +12,19 @@ from pydantic import BaseModel, ConfigDict, Field
 EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://careloop.invalid/events")
 
 
-def event_id(aggregate_id: UUID, version: int) -> str:
-    """A stable id for the event at ``version`` of ``aggregate_id`` (same on every replay)."""
-    return str(uuid5(EVENT_ID_NAMESPACE, f"{aggregate_id}:{version}"))
+_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
+
+
+def event_id(aggregate_id: UUID | str, version: int) -> str:
+    """A stable id for the event at ``version`` of ``aggregate_id`` (same on every replay):
+    ``str(uuid5(EVENT_ID_NAMESPACE, f"{aggregate_id}:{version}"))``, spelled out so that
+    no ``UUID`` object is built for it (ingest and every replay ask for each event). A
+    string ``aggregate_id`` must be the UUID's canonical form (``str(uuid)``)."""
+    h = bytearray(sha1(_NAMESPACE_BYTES + f"{aggregate_id}:{version}".encode()).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x50  # version 5
+    h[8] = (h[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 EVENT_EXAMPLE: dict[str, Any] = {

@@ -18,7 +18,10 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime
-from typing import Any
+from enum import Enum
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from uuid import UUID
 
 from pydantic import BaseModel
 
@@ -38,6 +41,11 @@ _ESCAPED_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 """In valid JSON, NUL and lone surrogates can only arrive as these escapes (raw control
 characters are refused by the parser, raw surrogates are not UTF-8): without one, the walk
 over every string is skipped."""
+_NUMBER_AT_RISK = re.compile(rb"[0-9]{19}|[eE][-+]?[0-9]{3}|NaN|Infinity")
+"""Only where this matches (anywhere, strings included) can a number be out of range: an
+integer beyond 64 bits or a number of more than ``MAX_NUMBER_CHARS`` characters needs a run
+of 19 digits, an infinite float an exponent of three digits, and the constants are spelled
+out. Elsewhere the parser's own number reading is exact and the hooks are skipped."""
 
 
 class InputRefused(Exception):
@@ -112,8 +120,11 @@ def decode(raw: bytes) -> Any:
                            f"arrays/objects nested {depth} deep; at most {MAX_DEPTH} are allowed")
     try:
         numbers = _Numbers()
-        doc = json.loads(text, object_pairs_hook=_unique_keys, parse_int=numbers.integer,
-                         parse_float=numbers.number, parse_constant=numbers.constant)
+        if _NUMBER_AT_RISK.search(raw) is None:  # every number fits: no hook per number
+            doc = json.loads(text, object_pairs_hook=_unique_keys)
+        else:
+            doc = json.loads(text, object_pairs_hook=_unique_keys, parse_int=numbers.integer,
+                             parse_float=numbers.number, parse_constant=numbers.constant)
     except (InputRefused, json.JSONDecodeError):
         raise
     except RecursionError as e:  # the scan above should have caught it; never escape
@@ -156,20 +167,51 @@ def _storable_text(text: str, path: str) -> None:
                            "remove it", path[:200] or None)
 
 
+_NO_DATES = (str, int, float, UUID, Enum)
+_DATED_FIELDS: dict[type[BaseModel], tuple[str, ...]] = {}
+
+
+def _may_hold_dates(annotation: Any) -> bool:
+    """False only for a type that surely holds no date (text, numbers, ids, literals)."""
+    if annotation is None or annotation is type(None):
+        return False
+    if isinstance(annotation, type) and not get_args(annotation):
+        return not issubclass(annotation, _NO_DATES) or issubclass(annotation, date)
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return False
+    if origin is Annotated:
+        return _may_hold_dates(get_args(annotation)[0])
+    args = get_args(annotation)
+    if origin in (Union, UnionType, list, tuple, set, frozenset) and args:
+        return any(_may_hold_dates(a) for a in args if a is not Ellipsis)
+    return True  # anything else: looked at
+
+
+def _dated_fields(cls: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``cls`` worth walking, worked out once per model class."""
+    names = _DATED_FIELDS.get(cls)
+    if names is None:
+        names = _DATED_FIELDS[cls] = tuple(
+            name for name, info in cls.model_fields.items() if _may_hold_dates(info.annotation))
+    return names
+
+
 def check_dates(model: BaseModel) -> None:
     """Every date and time in a validated model lies within ``EARLIEST``..``LATEST``."""
-    stack: list[tuple[Any, str]] = [(model, "")]
+    stack: list[tuple[Any, tuple[str, ...]]] = [(model, ())]
     while stack:
         value, path = stack.pop()
         if isinstance(value, BaseModel):
-            for name in type(value).model_fields:
-                stack.append((getattr(value, name), f"{path}.{name}" if path else name))
+            fields = value.__dict__
+            stack.extend((fields[name], (*path, name)) for name in _dated_fields(type(value)))
         elif isinstance(value, list | tuple):
-            stack.extend((item, f"{path}.{i}") for i, item in enumerate(value))
+            stack.extend((item, (*path, str(i))) for i, item in enumerate(value))
         elif isinstance(value, date):
             day = value.date() if isinstance(value, datetime) else value
             if not EARLIEST <= day <= LATEST:
+                where = ".".join(path)
                 raise InputRefused(
                     "date_out_of_range", "date_range",
-                    f"{path} is {value.isoformat()}; dates must lie between "
-                    f"{EARLIEST.isoformat()} and {LATEST.isoformat()}", path)
+                    f"{where} is {value.isoformat()}; dates must lie between "
+                    f"{EARLIEST.isoformat()} and {LATEST.isoformat()}", where)

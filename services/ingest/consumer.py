@@ -271,8 +271,30 @@ class Ingest:
         return message
 
     async def _settle_all(self, deliveries: Sequence[Delivery], heartbeat: Heartbeat) -> None:
+        """Settled messages: receipts sent back to back, then acks in order (each only after
+        its receipt is in the stream); poison messages one by one (``_settle``)."""
         try:
-            await asyncio.gather(*(self._settle(d) for d in deliveries))
+            settled = [d for d in deliveries if d.settled]
+            try:
+                answered = await self.sender.answer_all(settled, _context)
+            except Exception as e:  # NATS away: the floor holds, redelivered in order later
+                log.warning("ingest_settle_failed", error=type(e).__name__, waiting=len(settled))
+                metrics.retried("ingest", e)
+                answered = [False] * len(settled)
+            for d, ok in zip(settled, answered, strict=True):
+                if isinstance(d.result, Outcome) and not d.result.duplicate:
+                    self.processed += 1
+                if not ok:
+                    continue
+                try:
+                    await d.raw.ack()
+                    d.acked = True
+                except Exception as e:  # NATS away: the floor holds, redelivered later
+                    log.warning("ingest_settle_failed", error=type(e).__name__, **_context(d))
+                    metrics.retried("ingest", e)
+            for d in deliveries:
+                if not d.settled:
+                    await self._settle(d)
             metrics.ingest_settled(deliveries)
         finally:
             await heartbeat.stop()

@@ -131,16 +131,19 @@ class PublicRecords:
         aggregate, name, _ = kind
         data = {k: _plain(v) for k, v in stored.items() if k not in _ENVELOPE_FIELDS}
         originator = note.originator_id
-        client: Any = originator if aggregate == "client" else data.get("client_id")
+        if not isinstance(originator, UUID):
+            originator = UUID(str(originator))
+        aggregate_id = str(originator)
+        client: Any = aggregate_id if aggregate == "client" else data.get("client_id")
         if client is None:
-            client = client_of(UUID(str(originator)))
+            client = client_of(originator)
         return {
             "schema_version": 1,
-            "event_id": event_id(UUID(str(originator)), note.originator_version),
+            "event_id": event_id(aggregate_id, note.originator_version),
             "event_type": f"{aggregate}.{name}",
             "position": note.id,
             "aggregate_type": aggregate,
-            "aggregate_id": str(originator),
+            "aggregate_id": aggregate_id,
             "aggregate_version": note.originator_version,
             "client_id": None if client is None else str(client),
             "actor": {"id": actor["id"], "role": actor["role"],

@@ -1,5 +1,6 @@
 """The care-plan route reads its token, purpose and access itself (for speed): it must answer
-exactly as declared parameters would, and its OpenAPI description must still say so."""
+exactly as declared parameters would (its fast path too, `services.api.fast_route`), and its
+OpenAPI description must still say so."""
 
 from __future__ import annotations
 
@@ -66,3 +67,42 @@ async def test_the_openapi_description_keeps_the_parameters(http: httpx.AsyncCli
     assert names == {("path", "client_id"), ("header", "X-Careloop-Purpose"),
                      ("query", "access")}
     assert operation["security"] == [{"HTTPBearer": []}]
+
+
+async def test_the_fast_path_answers_as_the_fastapi_route_behind_it(
+    http: httpx.AsyncClient,
+) -> None:
+    # Each request is answered by the fast path, then again with the fast path taken out
+    # (FastAPI's route alone): the answers must be the same.
+    client = uuid.uuid4()
+    who = bearer(SECRET, "co-1", "coordinator", "riverside-cmhc")
+    cases = [(str(client), {}, {}), (str(client), {**who, "X-Careloop-Purpose": "gossip"}, {}),
+             (str(client), who, {"access": "everything"}),
+             (str(client), {**who, "X-Careloop-Purpose": "treatment"}, {}),
+             (str(client), who, {}), (client.hex.upper(), who, {"access": "break-glass"})]
+    api = http._transport.app  # type: ignore[attr-defined]
+    fast_route = api.router.routes[0]
+    answers = []
+    for routes in (api.router.routes, api.router.routes[1:]):
+        api.router.routes = routes
+        answers.append([await http.get(f"/clients/{cid}/care-plan", headers=headers,
+                                       params=params) for cid, headers, params in cases])
+    assert [(r.status_code, r.json()) for r in answers[0]] == [
+        (r.status_code, r.json()) for r in answers[1]]
+    assert [r.status_code for r in answers[0]] == [401, 422, 422, 403, 404, 403]  # no grant
+    scope = {"type": "http", "method": "GET", "path": f"/clients/{client}/care-plan",
+             "query_string": b"access=break-glass"}
+    assert fast_route.matches(scope)[0].name == "FULL"
+    for other in ({"path": "/clients/not-a-uuid/care-plan"}, {"method": "HEAD"},
+                  {"query_string": b"as_of=2026-01-01"},
+                  {"query_string": b"access=break-glass&access=break-glass"}):
+        assert fast_route.matches({**scope, **other})[0].name == "NONE"
+
+
+async def test_what_the_fast_path_leaves_is_refused_as_before(http: httpx.AsyncClient) -> None:
+    who = bearer(SECRET, "co-1", "coordinator", "riverside-cmhc")
+    r = await http.get(PATH, headers=who, params={"as_of": "2026-01-01"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "as_of"]
+    r = await http.get("/clients/not-a-uuid/care-plan", headers=who)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["path", "client_id"]
+    assert (await http.head(PATH, headers=who)).status_code == 405

@@ -9,6 +9,7 @@ import pytest
 from contracts.export import EXAMPLES, SCHEMAS, render, schemas
 from contracts.v1.catalogue import MESSAGE_TYPES
 from contracts.v1.fhir_messages import FHIR_MESSAGE_TYPES
+from contracts.v1.input_limits import decode
 from contracts.v1.parsing import MAX_MESSAGE_BYTES, Rejection, parse_message
 from tests.helpers import example, message
 
@@ -106,6 +107,9 @@ def test_the_unknown_type_rejection_lists_whole_type_names_only() -> None:
     (b'{"a": ' + b"1" * 5000 + b"}", "number_out_of_range", "a"),  # ValueError in json
     (b'{"a": 1e400}', "number_out_of_range", "a"),
     (b'{"a": NaN}', "number_out_of_range", "a"),
+    (b'{"a": {"b": -Infinity}}', "number_out_of_range", "a.b"),
+    (b'{"a": [0, 9223372036854775808]}', "number_out_of_range", "a.1"),  # 2**63
+    (b'{"a": -1.5e309}', "number_out_of_range", "a"),
     (b'{"a": 1, "a": 2}', "duplicate_key", "a"),
     (b'{"a": ["x\\u0000"]}', "unstorable_character", "a.0"),
     (b'{"\\ud83d": 1}', "unstorable_character", "\ud83d"),
@@ -132,3 +136,22 @@ def test_dates_outside_the_documented_range_are_refused(where: str, value: str) 
     r = refusal(json.dumps(doc).encode(), mtype="client.registered")
     assert (r.code, r.problems[0].field) == ("date_out_of_range", where)
     assert "1900-01-01" in r.problems[0].message
+
+
+def test_numbers_within_range_read_exactly_with_or_without_the_number_hooks() -> None:
+    # The decoder skips its per-number hooks unless a number could be out of range: the
+    # values must be the same either way, up to the edges of the range.
+    assert decode(b'{"a": 9223372036854775807, "b": -123456789012345678, "c": 1.5e300,'
+                  b' "d": -0.25, "e": 1e-5, "f": "e123 NaN"}') == {
+        "a": 2**63 - 1, "b": -123456789012345678, "c": 1.5e300, "d": -0.25, "e": 1e-5,
+        "f": "e123 NaN"}
+    assert decode(b'{"a": 123456789012345678, "b": 1.5e99}') == {
+        "a": 123456789012345678, "b": 1.5e99}
+
+
+def test_a_date_inside_a_list_of_items_is_checked_too() -> None:
+    doc = message("conference.item_discussed")
+    item = {**doc["payload"]["action_items"][0], "due": "2200-01-01"}
+    doc["payload"]["action_items"] = [doc["payload"]["action_items"][0], item]
+    r = refusal(json.dumps(doc).encode(), mtype="conference.item_discussed")
+    assert (r.code, r.problems[0].field) == ("date_out_of_range", "payload.action_items.1.due")
