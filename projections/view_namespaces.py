@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from projections.postgres_ddl import create_all
 from projections.sealed_documents import PLAIN, DocumentSeal
 from projections.view_store import ALIASES_DDL, RESOLVE
 
@@ -162,15 +163,14 @@ class PostgresNamespaces:
         self._conn = psycopg.connect(conninfo, autocommit=True,
                                      options=f"-c search_path={schema}")
         self._lock = threading.Lock()
-        self._conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        self._conn.execute(
+        create_all(self._conn, [  # several processes may start at once
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)),
             "CREATE TABLE IF NOT EXISTS view_documents ("
-            " view TEXT NOT NULL, key TEXT NOT NULL, doc JSONB NOT NULL, PRIMARY KEY (view, key))")
-        self._conn.execute(
+            " view TEXT NOT NULL, key TEXT NOT NULL, doc JSONB NOT NULL, PRIMARY KEY (view, key))",
             "CREATE TABLE IF NOT EXISTS projection_positions ("
             " projection TEXT PRIMARY KEY, stream_seq BIGINT NOT NULL,"
-            " store_position BIGINT NOT NULL)")
-        self._conn.execute(ALIASES_DDL)
+            " store_position BIGINT NOT NULL)",
+            ALIASES_DDL])
 
     def _rows(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._lock:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from projections.postgres_ddl import create_all
 from projections.sealed_documents import PLAIN, DocumentSeal
 from projections.view_changes import CHANGED_SINCE, DDL, ViewChanges, note_changes, read_changes
 from projections.view_store import (
@@ -49,10 +50,9 @@ class PostgresViewStore:
             # own transaction explicitly.
             kwargs={"autocommit": True, "options": f"-c search_path={schema}"},
         )
-        with self._pool.connection() as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-            for statement in POSTGRES_SCHEMA:
-                conn.execute(statement)
+        with self._pool.connection() as conn:  # several processes may start at once
+            create_all(conn, [sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                sql.Identifier(schema)), *POSTGRES_SCHEMA])
 
     @property
     def pool(self) -> Any:

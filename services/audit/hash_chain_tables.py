@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from projections.postgres_ddl import create_all
 from services.settings import Settings
 from services.store.event_store_config import postgres_conninfo
 
@@ -94,10 +95,9 @@ class PostgresChainTable:
         self._conn = psycopg.connect(conninfo, autocommit=True,
                                      options=f"-c search_path={schema}")
         self._lock = threading.Lock()
-        self._conn.execute(
+        create_all(self._conn, [  # several processes may start at once
             f"CREATE TABLE IF NOT EXISTS {TABLE} (notification_id BIGINT PRIMARY KEY,"
-            " content_hash TEXT NOT NULL, chain_hash TEXT NOT NULL)"
-        )
+            " content_hash TEXT NOT NULL, chain_hash TEXT NOT NULL)"])
 
     def _rows(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

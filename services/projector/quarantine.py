@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from projections.postgres_ddl import create_all
 from projections.view_store import ViewStore
 from projections.view_store_postgres import PostgresViewStore
 from services.settings import Settings
@@ -85,12 +86,12 @@ class PostgresQuarantine:
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
-        with self._pool.connection() as conn:
-            conn.execute(
+        with self._pool.connection() as conn:  # the API and the projector may start at once
+            create_all(conn, [
                 f"CREATE TABLE IF NOT EXISTS {TABLE} (projection TEXT NOT NULL, stream_seq BIGINT"
                 " NOT NULL, store_position BIGINT NOT NULL, event_type TEXT NOT NULL, error TEXT"
                 " NOT NULL, reason TEXT NOT NULL, quarantined_at TEXT NOT NULL,"
-                " PRIMARY KEY (projection, stream_seq))".encode())
+                " PRIMARY KEY (projection, stream_seq))".encode()])
 
     def add(self, e: Quarantined) -> None:
         with self._pool.connection() as conn:

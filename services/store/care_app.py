@@ -21,6 +21,7 @@ from eventsourcing.utils import Environment
 
 from contracts.v1.events import event_id
 from domain.provenance import Provenance
+from projections.postgres_ddl import setup_serialized
 from services.message_ledger import ProcessedMessage, ledger_id
 from services.store.event_seal import CheckedMapper, seal_key
 from services.store.key_ring import LEGACY_PLAINTEXT, OLD_KEYS, KeyRing
@@ -137,5 +138,14 @@ class CareLoop(Application[UUID]):
 
 
 def create_care_app(env: dict[str, str]) -> CareLoop:
-    return CareLoop(env=env)
+    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+        return CareLoop(env=env)
+    import psycopg
+
+    conninfo = psycopg.conninfo.make_conninfo(
+        host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"], dbname=env["POSTGRES_DBNAME"],
+        user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None,
+        connect_timeout=env.get("POSTGRES_CONNECT_TIMEOUT", "5"))
+    with setup_serialized(conninfo):  # the library creates its tables: one process at a time
+        return CareLoop(env=env)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from projections.postgres_ddl import create_all
 from services.settings import Settings
 from services.store.encryption_at_rest import cipher_env
 
@@ -22,9 +23,9 @@ def postgres_conninfo(settings: Settings) -> str:
 
 def ensure_postgres_schema(settings: Settings) -> None:
     with psycopg.connect(postgres_conninfo(settings), autocommit=True) as conn:
-        conn.execute(
+        create_all(conn, [  # several processes may start at once
             sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(settings.postgres_schema))
-        )
+        ])
 
 
 def eventsourcing_env(settings: Settings) -> dict[str, str]:

@@ -25,6 +25,7 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
 
+from projections.postgres_ddl import SETUP_LOCK
 from services.store.care_app import CareLoop
 
 GENESIS = b"\x00" * 32
@@ -70,6 +71,8 @@ class ReadLog:
         self.table = f'"{self.datastore.schema}".read_log' if self.postgres else "read_log"
         self._head: tuple[int, bytes] | None = None
         with self.datastore.transaction(commit=True) as cursor:
+            if self.postgres:  # every API process creates it: one at a time
+                cursor.execute(SETUP_LOCK)
             cursor.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.table} ("
                 " seq BIGINT PRIMARY KEY, reads INTEGER NOT NULL, body BYTEA NOT NULL,"
