@@ -15,14 +15,13 @@ from typing import Any
 import structlog
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
+from pydantic_core import to_json
 
 from services.bus.jetstream_pipeline import PipelinedPublisher
 from services.bus.streams import EVENTS_ROOT
 from services.observability import metrics, tracing
-from services.relay.outbound_events import is_published, subject_of, to_outbound
 from services.store.care_app import CareLoop
-from services.store.event_records import ClientResolver
-from services.store.event_seal import DamagedEvent
+from services.store.event_records import ClientResolver, record_of
 from services.store.store_notifications import StoreNotifications
 
 log = structlog.get_logger("careloop.relay")
@@ -46,22 +45,19 @@ class OutboxRelay:
         self._last_seq, self.position = await stream_position(self.js, self.stream)
         return self.position
 
-    def _read_batch(self) -> list[tuple[int, Any, str | None]]:
+    def _read_batch(self) -> list[tuple[int, dict[str, Any] | None, str | None]]:
+        """Each notification after our position with its public event (None: not published)
+        and the trace context stored with it. The public event is made the way replays make
+        it (``record_of``: straight from the stored JSON, checked against the domain-event
+        way); a row careloop cannot trust raises ``DamagedEvent``: the relay waits."""
         notes = self.app.recorder.select_notifications(
             self.position, BATCH, inclusive_of_start=False
         )
-        out: list[tuple[int, Any, str | None]] = []
+        public = self._client_of.public
+        out: list[tuple[int, dict[str, Any] | None, str | None]] = []
         for note in notes:
-            if is_published(note.topic):
-                try:  # a row careloop cannot trust is never published: the relay waits
-                    event = self.app.mapper.to_domain_event(note)
-                except DamagedEvent as e:
-                    raise e.at(note.id) from e
-                self._client_of.learn(event)
-                out.append((note.id, to_outbound(event, note.id, self._client_of),
-                            getattr(getattr(event, "provenance", None), "trace_context", None)))
-            else:
-                out.append((note.id, None, None))
+            record = record_of(self.app, note, self._client_of)
+            out.append((note.id, record, None if record is None else public.trace_context))
         return out
 
     async def publish_pending(self) -> int:
@@ -81,21 +77,22 @@ class OutboxRelay:
         sent: list[tuple[int, asyncio.Future[Any]]] = []
         expected = self._last_seq
         try:
-            for position, outbound, trace in batch:
-                if outbound is None:
+            for position, record, trace in batch:
+                if record is None:
                     continue
+                event_type = record["event_type"]
                 headers = {
-                    "Nats-Msg-Id": f"careloop-event-{outbound.event_id}",
+                    "Nats-Msg-Id": f"careloop-event-{record['event_id']}",
                     "Nats-Expected-Last-Sequence": str(expected),
                     POSITION_HEADER: str(position),
-                    "Careloop-Event-Type": outbound.event_type,
-                    "Careloop-Correlation-Id": outbound.correlation_id,
+                    "Careloop-Event-Type": event_type,
+                    "Careloop-Correlation-Id": record["correlation_id"],
                 }
                 if trace is not None:
-                    tracing.put_traceparent(headers, trace, outbound.event_type)
+                    tracing.put_traceparent(headers, trace, event_type)
+                # The same bytes as ``OutboundEvent.model_dump_json()`` (tested), no model
                 future = await self.pipeline.publish(
-                    subject_of(EVENTS_ROOT, outbound), outbound.model_dump_json().encode(),
-                    self.stream, headers,
+                    f"{EVENTS_ROOT}.{event_type}", to_json(record), self.stream, headers,
                 )
                 sent.append((position, future))
                 expected += 1

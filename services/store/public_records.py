@@ -68,16 +68,20 @@ class PublicRecords:
         """topic → (aggregate, name, the class's version), or None: the general way."""
         self._checked: dict[str, int] = {}
         self.fast = self.general = 0
+        self.trace_context: str | None = None
+        """The trace context stored with the event converted last (the relay passes it on)."""
 
     def general_way(self, note: Notification,
                     client_of: Callable[[UUID], UUID | None]) -> Record:
         event = self.app.mapper.to_domain_event(note)
         self.general += 1
+        self.trace_context = getattr(getattr(event, "provenance", None), "trace_context", None)
         return to_outbound(event, note.id, client_of).model_dump(mode="json")
 
     def __call__(self, note: Notification, client_of: Callable[[UUID], UUID | None]) -> Record:
         """The public dict of a published stored event (``is_published(note.topic)``). What
         the event itself says about its client is in ``record["data"]["client_id"]``."""
+        self.trace_context = None
         kind = self._kind(note.topic)
         if kind is None:
             return self.general_way(note, client_of)
@@ -128,6 +132,7 @@ class PublicRecords:
         if provenance is None:
             raise _Unknown("no provenance")
         actor = provenance["actor"]["_data_"]
+        self.trace_context = provenance.get("trace_context")
         aggregate, name, _ = kind
         data = {k: _plain(v) for k, v in stored.items() if k not in _ENVELOPE_FIELDS}
         originator = note.originator_id

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import Notification
@@ -13,6 +14,7 @@ from eventsourcing.utils import resolve_topic
 from pydantic_core import to_json
 
 from services.audit.disclosure_accounting import Reader, record_read
+from services.observability import tracing
 from services.relay.outbound_events import is_published, to_outbound
 from services.settings import Settings
 from services.store.care_app import CareLoop, create_care_app
@@ -50,20 +52,85 @@ def test_the_fast_way_equals_the_general_way_for_every_stored_event(app: CareLoo
         assert public._fast(note, kind, clients) == public.general_way(note, clients), note.topic
 
 
-def test_the_fast_way_serialises_to_the_bytes_the_outbound_model_would(app: CareLoop) -> None:
-    # The fast way's dict through pydantic_core.to_json gives the same bytes as the general
-    # way's ``OutboundEvent.model_dump_json()``, key order included (what the relay sends).
+TRACED = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def _traced(app: CareLoop, note: Notification) -> Notification:
+    """The stored event as traced ingest would have stored it: its provenance holding a
+    trace context (re-encrypted and re-sealed, as careloop writes it)."""
+    mapper, cipher = app.mapper, app.mapper.cipher
+    assert isinstance(mapper, CheckedMapper) and cipher is not None
+    state = json.loads(cipher.decrypt(mapper.unsealed_state(note)))
+    state["provenance"]["_data_"]["trace_context"] = TRACED
+    stored = cipher.encrypt(json.dumps(state).encode())
+    if mapper.seal_key is not None:
+        stored = seal(mapper.seal_key, note.originator_id, note.originator_version, note.topic,
+                      stored)
+    return Notification(id=note.id, originator_id=note.originator_id,
+                        originator_version=note.originator_version, topic=note.topic,
+                        state=stored)
+
+
+def _both(app: CareLoop) -> list[Notification]:
+    """Every published stored event of the story, untraced and traced."""
+    notes = [n for n in app.recorder.select_notifications(0, 1000) if is_published(n.topic)]
+    return notes + [_traced(app, n) for n in notes]
+
+
+def _relay_headers(record: dict[str, Any], trace: str | None) -> dict[str, str]:
+    headers = {"Careloop-Event-Type": record["event_type"]}
+    tracing.put_traceparent(headers, trace, record["event_type"])
+    return headers
+
+
+def test_the_fast_way_gives_the_relay_the_bytes_and_trace_header_of_the_general_way(
+    app: CareLoop,
+) -> None:
+    # What the relay sends from the fast way (the dict through pydantic_core.to_json, the
+    # trace context kept by PublicRecords) is what the general way would have sent: the
+    # bytes of ``OutboundEvent.model_dump_json()``, key order included, and the traceparent
+    # from the domain event's provenance. With and without a stored trace context.
     resolver = ClientResolver(app)
     topics = {n.topic for n in app.recorder.select_notifications(0, 1000)}
     resolver.public._checked = dict.fromkeys(topics, CHECKED)  # the fast way from the start
     clients = ClientResolver(app)
-    for note in app.recorder.select_notifications(0, 1000):
+    traced = untraced = 0
+    for note in _both(app):
         record = record_of(app, note, resolver)
         if record is None:
             continue
-        general = to_outbound(app.mapper.to_domain_event(note), note.id, clients)
+        event = app.mapper.to_domain_event(note)
+        general = to_outbound(event, note.id, clients)
         assert to_json(record) == general.model_dump_json().encode(), note.topic
-    assert resolver.public.fast >= 12 and resolver.public.general == 0
+        expected = getattr(getattr(event, "provenance", None), "trace_context", None)
+        assert resolver.public.trace_context == expected, note.topic
+        headers = _relay_headers(record, resolver.public.trace_context)
+        assert headers == _relay_headers(general.model_dump(mode="json"), expected), note.topic
+        if expected is None:
+            untraced += 1
+        else:
+            assert headers["traceparent"] == TRACED  # tracing off: passed on unchanged
+            traced += 1
+    assert traced == untraced >= len(STORY)
+    assert resolver.public.fast == traced + untraced and resolver.public.general == 0
+
+
+def test_the_trace_context_is_the_converted_events_on_either_way(
+    app: CareLoop,
+) -> None:
+    # While a topic is still being checked both ways, and when an event goes the general way
+    # only, the kept trace context is still the one stored with that very event.
+    seen = set()
+    public, clients = PublicRecords(app), ClientResolver(app)
+    for note in _both(app):
+        event = app.mapper.to_domain_event(note)
+        expected = getattr(getattr(event, "provenance", None), "trace_context", None)
+        public(note, clients)
+        assert public.trace_context == expected, note.topic
+        public.general_way(note, clients)
+        assert public.trace_context == expected, note.topic
+        seen.add(expected)
+    assert seen == {None, TRACED}
 
 
 def test_records_are_the_same_whichever_way_after_the_checks(app: CareLoop) -> None:
