@@ -1,4 +1,4 @@
-"""Stored events straight to their public dicts, for replays that read the whole store.
+"""Stored events straight to their public dicts, for the relay and for replays.
 
 The general way (``to_outbound``) decodes each stored event into a domain event object
 (the library's JSON decoder calls back into Python for every nested value), builds a
