@@ -33,6 +33,7 @@ from nats.js.errors import (
 )
 from nats.js.kv import KeyValue
 
+from services.bus.waiting import sleep_or_stop
 from services.settings import Settings
 
 log = structlog.get_logger("careloop.lease")
@@ -136,14 +137,14 @@ async def run_while_held(lease: Lease, stop: asyncio.Event, job: Job) -> None:
             log.debug("lease_acquire_failed", key=lease.key, error=type(e).__name__)
             taken = False
         if not taken:
-            await _sleep_or_stop(stop, RENEW_SECONDS)
+            await sleep_or_stop(stop, RENEW_SECONDS)
             continue
         log.info("lease_taken", key=lease.key, holder=lease.holder)
         inner = asyncio.Event()
         task = asyncio.create_task(job(inner))
         try:
             while not stop.is_set() and not task.done():
-                await _sleep_or_stop(stop, RENEW_SECONDS)
+                await sleep_or_stop(stop, RENEW_SECONDS)
                 if not stop.is_set() and not await lease.renew():
                     log.warning("lease_lost", key=lease.key, holder=lease.holder, alert=True)
                     break
@@ -155,12 +156,8 @@ async def run_while_held(lease: Lease, stop: asyncio.Event, job: Job) -> None:
                 log.exception("leased_job_failed", key=lease.key)
             await lease.release()
         if not stop.is_set():
-            await _sleep_or_stop(stop, RENEW_SECONDS)
+            await sleep_or_stop(stop, RENEW_SECONDS)
 
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
 class Singletons:

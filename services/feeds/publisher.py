@@ -31,6 +31,7 @@ from services.api.disclosure_recorder import DisclosureRecorder, Read
 from services.bus.jetstream_fetch import fetch_ready
 from services.bus.partner_access import ensure_partner_access, feed_organisations
 from services.bus.streams import EVENTS_ROOT, feed_stream, feed_subject
+from services.bus.waiting import drop_and_back_off
 from services.observability import metrics
 from services.partners.registry import PartnerRegistry
 from services.projector.consumer import CARE_PLAN
@@ -94,13 +95,8 @@ class FeedPublisher:
                 for msg in msgs:  # back at once after the backoff, not after the ack wait
                     with contextlib.suppress(Exception):
                         await msg.nak(delay=backoff)
-                if sub is not None:
-                    with contextlib.suppress(Exception):
-                        await sub.unsubscribe()
+                backoff = await drop_and_back_off(sub, stop, backoff)
                 sub = None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=backoff)
-                backoff = min(backoff * 2, 10.0)
 
     def stuck_for(self) -> float:
         """Seconds the feeds have been failing without a batch going through (0: fine)."""

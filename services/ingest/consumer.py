@@ -35,6 +35,7 @@ from contracts.v1.parsing import Rejection, parse_message
 from domain.errors import DomainError
 from services.bus.jetstream_fetch import fetch_ready
 from services.bus.streams import split_inbound_subject
+from services.bus.waiting import drop_and_back_off
 from services.commands.batch import Result, apply_batch
 from services.fhir.inbound import translate as translate_fhir
 from services.ingest.dead_letter import dead_letter
@@ -154,13 +155,8 @@ class Ingest:
                     break
                 log.warning("ingest_retrying_fetch", error=type(e).__name__, detail=str(e)[:200])
                 metrics.retried("ingest", e)
-                if sub is not None:
-                    with contextlib.suppress(Exception):
-                        await sub.unsubscribe()
+                backoff = await drop_and_back_off(sub, stop, backoff)
                 sub = None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=backoff)
-                backoff = min(backoff * 2, 10.0)
         if settling is not None:
             with contextlib.suppress(Exception):
                 await settling

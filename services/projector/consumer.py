@@ -27,6 +27,7 @@ from projections import care_plan, care_plan_derived
 from projections.view_store import Apply, Derive, KeysOf, ViewStore
 from services.bus.jetstream_fetch import fetch_ready
 from services.bus.streams import EVENTS_ROOT
+from services.bus.waiting import drop_and_back_off
 from services.observability import metrics, tracing
 from services.projector.quarantine import Quarantine, entry
 
@@ -94,13 +95,8 @@ class Projector:
                 metrics.retried("projector", e)
                 log.warning("projector_retrying", error=type(e).__name__, detail=str(e)[:200],
                             exc_info=True)
-                if sub is not None:
-                    with contextlib.suppress(Exception):  # the connection may be gone already
-                        await sub.unsubscribe()
+                backoff = await drop_and_back_off(sub, stop, backoff)
                 sub = None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=backoff)
-                backoff = min(backoff * 2, 10.0)
 
     def _apply(self, msgs: list[Msg]) -> None:
         p = self.projection

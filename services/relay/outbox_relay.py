@@ -19,6 +19,7 @@ from pydantic_core import to_json
 
 from services.bus.jetstream_pipeline import PipelinedPublisher
 from services.bus.streams import EVENTS_ROOT
+from services.bus.waiting import sleep_or_stop
 from services.observability import metrics, tracing
 from services.store.care_app import CareLoop
 from services.store.event_records import ClientResolver, record_of
@@ -152,14 +153,14 @@ class OutboxRelay:
                 log.warning("relay_retrying", error=type(e).__name__, detail=str(e)[:200])
                 metrics.retried("relay", e)
                 synced = False
-                await _sleep_or_stop(stop, backoff)
+                await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
             except Exception as e:
                 log.exception("relay_error")
                 metrics.retried("relay", e)
                 synced = False
-                await _sleep_or_stop(stop, backoff)
+                await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
             with contextlib.suppress(TimeoutError):
@@ -174,7 +175,3 @@ async def stream_position(js: JetStreamContext, stream: str) -> tuple[int, int]:
     last = await js.get_msg(stream, seq=info.state.last_seq)
     return info.state.last_seq, int((last.headers or {}).get(POSITION_HEADER, "0"))
 
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
