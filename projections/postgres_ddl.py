@@ -8,7 +8,9 @@ other, and the later ones find the tables there.
 
 ``SETUP_LOCK`` is taken inside the set-up's own transaction (released when it ends);
 ``setup_serialized`` holds the same lock on a connection of its own around code that creates
-tables on other connections (the event store library's). Never nest the two in one thread.
+tables on other connections (the event store library's tables, types and, with database
+functions on, ``CREATE OR REPLACE FUNCTION``, which PostgreSQL refuses concurrently: "tuple
+concurrently updated"). Never nest the two in one thread.
 """
 
 from __future__ import annotations

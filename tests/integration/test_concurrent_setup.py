@@ -15,10 +15,9 @@ import psycopg
 from services.audit.hash_chain_tables import open_chain_table
 from services.projector.quarantine import open_quarantine
 from services.settings import Settings
-from services.store.care_app import create_care_app
-from services.store.event_store_config import eventsourcing_env, postgres_conninfo
+from services.store.event_store_config import postgres_conninfo
 from services.store.read_log import ReadLog
-from services.store.view_stores import open_view_store
+from services.store.store_setup import open_stores
 from tests.conftest import PG
 
 STARTERS = 6
@@ -26,8 +25,7 @@ STARTERS = 6
 
 def _start_everything(settings: Settings) -> None:
     """What a process does at start that creates tables, in the order runtime does it."""
-    app = create_care_app(eventsourcing_env(settings))
-    views = open_view_store(settings)
+    app, views = open_stores(settings)
     try:
         open_quarantine(settings, views)
         open_chain_table(settings)
