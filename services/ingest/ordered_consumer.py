@@ -40,8 +40,6 @@ ACK_WAIT_SECONDS = 10.0
 HEARTBEAT_SECONDS = ACK_WAIT_SECONDS / 3
 
 
-__all__ = ["Heartbeat", "durable_name", "subscribe_in_order"]
-
 
 async def subscribe_in_order(js: JetStreamContext, settings: Settings,
                              source: tuple[str, str | list[str], str] | None = None,

@@ -24,7 +24,7 @@ from nats.js.errors import NotFoundError
 
 from projections.view_store import ViewStore
 from services.health.component_reports import Report
-from services.ingest.ordered_consumer import durable_name
+from services.ingest.partitions import durable_name
 from services.observability import metrics
 from services.observability.ops_http import Heartbeat, OpsServer
 from services.projector.consumer import CARE_PLAN
